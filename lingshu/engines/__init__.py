@@ -1,0 +1,1 @@
+"""Inference back ends. Every component that generates text goes through `Engine.generate`."""

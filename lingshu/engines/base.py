@@ -1,0 +1,20 @@
+"""The one interface all engines share: `generate(requests) -> responses` (one string a request)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+
+@dataclass
+class GenerationRequest:
+    messages: list[dict[str, str]]  # chat turns; "<image>" placeholders in user turns, one per image
+    images: list[bytes] = field(default_factory=list)
+    max_new_tokens: int = 128
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    seed: int | None = None
+
+
+class Engine(Protocol):
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]: ...
