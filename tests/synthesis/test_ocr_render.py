@@ -1,0 +1,47 @@
+import io
+
+import numpy as np
+from PIL import Image
+
+from lingshu.data.demo import demo_samples
+from lingshu.synthesis.ocr_render import OCRRender, find_font, render_text, wrap
+
+QUESTION = ("A 45-year-old man presents with crushing chest pain radiating to the left arm for two hours. "
+            "Which enzyme rises first after myocardial infarction?\nA. Myoglobin\nB. Troponin I\nC. LDH\nD. CK-MB")
+
+
+def ink(image: Image.Image) -> float:
+    return float((np.asarray(image.convert("L")) < 128).mean())
+
+
+def test_rendered_question_is_readable_size_and_inked():
+    image = render_text(QUESTION, width=896, font_size=28, margin=32)
+    lines = wrap(QUESTION, find_font(28), 896 - 64)
+    assert image.size == (896, 64 + round(28 * 1.35) * len(lines))
+    assert len(lines) >= 6  # the long first paragraph wrapped, each option on its own line
+    assert 0.02 < ink(image) < 0.25  # text, not an empty page and not a black box
+    # the glyphs are big: a text row spans well over 15 pixels of height
+    rows = np.flatnonzero((np.asarray(image.convert("L")) < 128).any(axis=1))
+    assert rows.max() - rows.min() > 15 * len(lines)
+
+
+def test_wrapped_lines_fit_the_page():
+    font = find_font(28)
+    text = "word " * 200 + "x" * 300  # a token far wider than the page is split too
+    assert all(font.getlength(line) <= 800 for line in wrap(text, font, 800))
+    assert "".join(wrap(text, font, 800)).replace(" ", "") == text.replace(" ", "")
+
+
+def test_ocr_samples_from_demo_text_mcqs():
+    samples = list(demo_samples("train", seed=0, num_images=2, num_text=8, planted=False))
+    syn = OCRRender(strip_lines=["Answer with the option's letter from the given choices directly."])
+    out = list(syn(samples))
+    assert len(out) == 8  # image samples are not exam questions
+    text_mcqs = [s for s in samples if not s.images]
+    for s, src in zip(out, text_mcqs):
+        assert s.messages[0]["content"].startswith("<image>\n") and s.meta["generator"] == "rule"
+        image = Image.open(io.BytesIO(s.images[0]))
+        assert image.width == 896 and ink(image) > 0.01
+        letter = src.answer
+        assert f"The answer is {letter}. {src.options['ABCD'.index(letter)]}." in s.messages[1]["content"]
+        assert "Answer with the option's letter" not in s.messages[1]["content"]
