@@ -1,0 +1,104 @@
+"""LLM judge for open answers: any OpenAI-compatible chat endpoint (GPT-4.1 in the paper, or a
+local `vllm serve` model).
+
+The judge answers `<think>...</think><judge>0|1</judge>`; as in the paper's protocol 0 means the
+answer is correct (`correct_label`). Verdicts are cached on disk, keyed by (judge model, prompt
+hash, question, answer, response), so reruns and resumed runs send no repeated requests.
+A request that fails for good or a reply without a parseable verdict gives `correct: None`,
+which the metrics count as `judge_failed` rather than wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+from lingshu.engines.base import GenerationRequest
+from lingshu.engines.openai import OpenAIEngine, RequestFailed
+
+JUDGE_PROMPT = """You are grading an answer to a medical question.
+Decide whether the user's answer is correct, given the question and the standard answer. An answer
+with a similar meaning to the standard answer, or another valid interpretation of it, is correct.
+
+Question: {question}
+Standard answer: {answer}
+User's answer: {response}
+
+First reason briefly inside <think></think>, then give your verdict inside <judge></judge>:
+0 if the user's answer is correct, 1 if it is not. Output format: <think>...</think><judge>0 or 1</judge>"""
+_VERDICT_RE = re.compile(r"<judge>\s*([01])\s*</judge>", re.I)
+
+
+class LLMJudge:
+    def __init__(self, model: str, base_url: str, api_key_env: str | None = "OPENAI_API_KEY",
+                 concurrency: int = 32, timeout_s: float = 120.0, max_retries: int = 5, backoff_s: float = 1.0,
+                 max_new_tokens: int = 512, correct_label: str = "0", cache_path: str | None = None,
+                 prompt: str = JUDGE_PROMPT):
+        self.engine = OpenAIEngine(model=model, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
+                                   timeout_s=timeout_s, max_retries=max_retries, backoff_s=backoff_s)
+        self.model = model
+        self.prompt = prompt
+        self.prompt_hash = hashlib.sha256(prompt.encode()).hexdigest()[:16]
+        self.max_new_tokens = max_new_tokens
+        self.correct_label = str(correct_label)
+        self.requests_sent = 0
+        self._lock = threading.Lock()
+        self.cache: dict[str, dict[str, Any]] = {}
+        self.cache_path = Path(cache_path) if cache_path else None
+        if self.cache_path and self.cache_path.exists():
+            for line in self.cache_path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    rec = json.loads(line)
+                    self.cache[rec["key"]] = rec["verdict"]
+
+    def __repr__(self) -> str:
+        return f"LLMJudge(model={self.model!r}, base_url={self.engine.base_url!r})"
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": self.model, "base_url": self.engine.base_url, "prompt_hash": self.prompt_hash,
+                "correct_label": self.correct_label}
+
+    def key(self, question: str, answer: str, response: str) -> str:
+        blob = json.dumps([self.model, self.prompt_hash, question, answer, response], ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def parse(self, raw: str) -> bool | None:
+        found = _VERDICT_RE.findall(raw or "")
+        if len(set(found)) != 1:
+            return None
+        return found[0] == self.correct_label
+
+    def judge(self, triples: Sequence[tuple[str, str, str]]) -> list[dict[str, Any]]:
+        """Verdicts for (question, standard answer, response) triples: {"correct": bool | None, "raw": str}."""
+        keys = [self.key(*t) for t in triples]
+        todo = [i for i, k in enumerate(keys) if k not in self.cache]
+        todo_keys = list(dict.fromkeys(keys[i] for i in todo))  # one request per distinct triple
+        first = {k: next(i for i in todo if keys[i] == k) for k in todo_keys}
+        requests = [GenerationRequest(
+            messages=[{"role": "user", "content": self.prompt.format(
+                question=triples[first[k]][0], answer=triples[first[k]][1], response=triples[first[k]][2])}],
+            max_new_tokens=self.max_new_tokens, temperature=0.0) for k in todo_keys]
+        self.requests_sent += len(requests)
+        failed: dict[str, dict[str, Any]] = {}
+        fresh = []
+        for k, result in zip(todo_keys, self.engine.complete_many(requests)):
+            if isinstance(result, RequestFailed):  # not cached: a rerun retries it
+                failed[k] = {"correct": None, "raw": "", "error": str(result)}
+            else:
+                self.cache[k] = {"correct": self.parse(result), "raw": result}
+                fresh.append((k, self.cache[k]))
+        self._persist(fresh)
+        return [dict(self.cache.get(k) or failed[k]) for k in keys]
+
+    def _persist(self, fresh: list[tuple[str, dict]]) -> None:
+        if not self.cache_path or not fresh:
+            return
+        with self._lock:
+            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.cache_path.open("a", encoding="utf-8") as fh:
+                for k, v in fresh:
+                    fh.write(json.dumps({"key": k, "verdict": v}, ensure_ascii=False) + "\n")

@@ -1,0 +1,114 @@
+"""Scoring one prediction and aggregating a benchmark's predictions into metrics.
+
+Two profiles:
+- `strict` (default): no guessing. MCQ by `extract_mcq_letter`; closed yes/no by whole word,
+  other closed by normalised exact match; open by the judge when one runs, else exact match
+  and token F1 (reported separately). Empty/ambiguous responses are wrong and counted `unparsed`.
+- `medevalkit`: the paper-era rules, to reproduce published tables: MCQ with a string-similarity
+  fallback, exact yes/no on closed VQA-RAD/PathVQA, the judge on open questions and on every
+  SLAKE question. Its crash and double-counting defects are not reproduced.
+A judge failure is counted in `judge_failed` and left out of accuracy, never scored as wrong.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Iterable
+
+from lingshu.evaluation.extract import (closed_match, extract_mcq_letter, final_answer_span,
+                                        medevalkit_mcq_letter, normalize_answer, token_f1)
+from lingshu.evaluation.report_metrics import report_scores
+from lingshu.schema import BenchmarkItem
+
+PROFILES = ("strict", "medevalkit")
+JUDGED_EVERYWHERE = ("slake",)  # MedEvalKit sends every SLAKE question to the judge
+
+
+def _check_profile(scoring: str) -> None:
+    if scoring not in PROFILES:
+        raise ValueError(f"eval.scoring={scoring!r} is not one of {PROFILES}")
+
+
+def needs_judge(item: BenchmarkItem, scoring: str = "strict") -> bool:
+    """Whether this item's verdict comes from the LLM judge (when one is configured)."""
+    _check_profile(scoring)
+    if item.answer_type == "open":
+        return True
+    return scoring == "medevalkit" and item.answer_type == "closed" and item.benchmark in JUDGED_EVERYWHERE
+
+
+def score_prediction(item: BenchmarkItem, response: str | None, *, scoring: str = "strict",
+                     judge: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One predictions.jsonl record. `judge` is the judge's result for this item, if it ran:
+    {"correct": bool | None, "raw": str}; correct None means the judgement failed."""
+    _check_profile(scoring)
+    response = response or ""
+    rec: dict[str, Any] = {"id": item.id, "response": response, "answer": item.answer,
+                           "answer_type": item.answer_type, "categories": dict(item.categories)}
+    kind = item.answer_type
+    if kind == "report":
+        rec.update(extracted=response.strip(), parsed=bool(response.strip()), correct=None)
+        return rec
+    if kind == "mcq":
+        extract = medevalkit_mcq_letter if scoring == "medevalkit" else extract_mcq_letter
+        letter = extract(response, item.options)
+        gold = item.answer_letter
+        rec.update(extracted=letter, parsed=letter is not None, correct=letter is not None and letter == gold)
+    elif kind == "closed" and scoring == "medevalkit" and judge is None:
+        pred = normalize_answer(final_answer_span(response))
+        rec.update(extracted=pred, parsed=bool(pred), correct=pred == normalize_answer(item.answer))
+    elif kind == "closed":
+        ok, parsed = closed_match(response, item.answer)
+        rec.update(extracted=normalize_answer(final_answer_span(response)), parsed=parsed, correct=ok)
+    else:  # open
+        pred = final_answer_span(response)
+        exact = normalize_answer(pred) == normalize_answer(item.answer) and bool(normalize_answer(pred))
+        rec.update(extracted=pred, parsed=bool(pred), exact=exact, f1=token_f1(pred, item.answer), correct=exact)
+    if judge is not None:
+        rec["judge"] = judge
+        rec["correct"] = judge.get("correct")  # None: judge failed; excluded from accuracy
+    return rec
+
+
+def _acc(recs: list[dict]) -> tuple[int, float | None]:
+    scored = [r for r in recs if r.get("correct") is not None]
+    return len(recs), (100.0 * sum(bool(r["correct"]) for r in scored) / len(scored) if scored else None)
+
+
+def aggregate(records: Iterable[dict[str, Any]], *, with_meteor: bool = True) -> dict[str, Any]:
+    """Metrics of one benchmark from its prediction records (accuracy numbers in %)."""
+    records = list(records)
+    by_type: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        by_type[r["answer_type"]].append(r)
+    qa = [r for r in records if r["answer_type"] != "report"]
+    out: dict[str, Any] = {"n": len(records)}
+    if qa:
+        out["accuracy"] = _acc(qa)[1]
+        out["correct"] = sum(bool(r.get("correct")) for r in qa)
+        out["unparsed"] = sum(not r["parsed"] for r in qa)
+        out["judge_failed"] = sum("judge" in r and r["judge"].get("correct") is None for r in qa)
+    for kind in ("closed", "open", "mcq"):
+        recs = by_type.get(kind)
+        if recs:
+            out[f"{kind}_n"], out[f"{kind}_accuracy"] = _acc(recs)
+    if by_type.get("open"):
+        opens = by_type["open"]
+        out["open_exact"] = 100.0 * sum(bool(r.get("exact")) for r in opens) / len(opens)
+        out["open_f1"] = 100.0 * sum(r.get("f1", 0.0) for r in opens) / len(opens)
+        out["open_scored_by"] = "judge" if any("judge" in r for r in opens) else "exact_match"
+    if by_type.get("report"):
+        reps = by_type["report"]
+        out["report_n"] = len(reps)
+        out.update(report_scores([r["response"] for r in reps], [r["answer"] for r in reps], with_meteor=with_meteor))
+    out["by_category"] = _by_category(qa)
+    return out
+
+
+def _by_category(records: list[dict]) -> dict[str, dict[str, dict[str, Any]]]:
+    groups: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        for key, value in (r.get("categories") or {}).items():
+            groups[key][str(value)].append(r)
+    return {key: {value: dict(zip(("n", "accuracy"), _acc(recs))) for value, recs in sorted(vals.items())}
+            for key, vals in sorted(groups.items())}

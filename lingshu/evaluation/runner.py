@@ -1,0 +1,176 @@
+"""Run benchmarks through an engine, score, and write predictions and metrics.
+
+Per benchmark, under `out_dir/<benchmark>/`:
+- `predictions.jsonl`: one scored record per item, appended batch by batch as produced; a rerun
+  skips ids already there, so a killed run resumes where it stopped.
+- `metrics.json`: the aggregate metrics plus the prompts and generation settings that made them.
+Data-parallel sharding: with `num_chunks > 1` each process takes every `num_chunks`-th item
+starting at `chunk_idx` and writes `predictions.<idx>-of-<n>.jsonl`; whichever chunk finishes
+last merges them into `predictions.jsonl` and writes `metrics.json` (or call `merge_chunks`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from itertools import islice
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+from tqdm import tqdm
+
+from lingshu.evaluation import prompts
+from lingshu.evaluation.extract import final_answer_span
+from lingshu.evaluation.metrics import aggregate, needs_judge, score_prediction
+from lingshu.schema import BenchmarkItem
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                out.append(json.loads(line))
+            except ValueError:  # a line cut short by a killed run: that item is simply redone
+                continue
+    return out
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _batches(it: Iterable, n: int) -> Iterator[list]:
+    it = iter(it)
+    while batch := list(islice(it, n)):
+        yield batch
+
+
+def _chunk_name(num_chunks: int, chunk_idx: int) -> str:
+    return "predictions.jsonl" if num_chunks == 1 else f"predictions.{chunk_idx}-of-{num_chunks}.jsonl"
+
+
+def _describe(obj: Any) -> Any:
+    return obj.describe() if hasattr(obj, "describe") else type(obj).__name__
+
+
+def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring: str = "strict", judge: Any = None,
+                  reasoning: bool = False, max_images: int | None = None, num_chunks: int = 1, chunk_idx: int = 0,
+                  limit: int | None = None, batch_size: int = 32, max_new_tokens: int | None = None,
+                  with_meteor: bool = True, progress: bool = True) -> dict[str, Any] | None:
+    """Evaluate one benchmark; returns its metrics (None for a chunk whose siblings are not done yet)."""
+    if not 0 <= chunk_idx < num_chunks:
+        raise ValueError(f"eval.chunk_idx={chunk_idx} must be in [0, eval.num_chunks={num_chunks})")
+    bdir = Path(out_dir) / name
+    bdir.mkdir(parents=True, exist_ok=True)
+    pred_path = bdir / _chunk_name(num_chunks, chunk_idx)
+    done = {r["id"] for r in _read_jsonl(pred_path)}
+    n_images = max_images if max_images is not None else getattr(bench, "max_images", 1)
+    ids: list[str] = []
+    seen: set[str] = set()
+
+    def todo() -> Iterator[BenchmarkItem]:
+        for row, item in enumerate(islice(bench.load(), limit)):
+            if item.id in seen:
+                raise ValueError(f"benchmark {name}: duplicate item id {item.id!r}")
+            seen.add(item.id)
+            if row % num_chunks != chunk_idx:
+                continue
+            ids.append(item.id)
+            if item.id not in done:
+                yield item
+
+    bar = tqdm(desc=f"eval {name}", unit="q", disable=not progress, initial=0)
+    with pred_path.open("a", encoding="utf-8") as fh:
+        for batch in _batches(todo(), batch_size):
+            requests = []
+            for item in batch:
+                req = prompts.build_request(item, reasoning=reasoning, max_images=n_images,
+                                            max_new_tokens=max_new_tokens)
+                req.id = item.id  # lets the replay engine match responses by id
+                requests.append(req)
+            responses = engine.generate(requests)
+            verdicts: dict[int, dict] = {}
+            if judge is not None:
+                to_judge = [i for i, it in enumerate(batch) if needs_judge(it, scoring)]
+                results = judge.judge([(batch[i].question, batch[i].answer, final_answer_span(responses[i] or ""))
+                                       for i in to_judge])
+                verdicts = dict(zip(to_judge, results))
+            for i, (item, response) in enumerate(zip(batch, responses)):
+                rec = score_prediction(item, response, scoring=scoring, judge=verdicts.get(i))
+                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            fh.flush()
+            bar.update(len(batch))
+    bar.close()
+
+    settings = {"benchmark": name, "scoring": scoring, "reasoning": reasoning, "max_images": n_images,
+                "temperature": 0.0, "max_new_tokens": max_new_tokens or (
+                    prompts.REASONING_MAX_NEW_TOKENS if reasoning else prompts.DEFAULT_MAX_NEW_TOKENS),
+                "prompts": prompt_templates(reasoning), "engine": _describe(engine),
+                "judge": _describe(judge) if judge is not None else None, "limit": limit}
+    if num_chunks == 1:
+        return _finish(bdir, _records_for(pred_path, ids), settings, with_meteor)
+    _write_json(bdir / f"chunk.{chunk_idx}-of-{num_chunks}.json", {"ids": ids, "settings": settings})
+    return merge_chunks(bdir, num_chunks, with_meteor=with_meteor)
+
+
+def _records_for(path: Path, ids: list[str]) -> list[dict]:
+    """This run's records in item order (a file may hold extra ids from an earlier, larger run)."""
+    by_id = {r["id"]: r for r in _read_jsonl(path)}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _finish(bdir: Path, records: list[dict], settings: dict, with_meteor: bool) -> dict[str, Any]:
+    metrics = aggregate(records, with_meteor=with_meteor)
+    metrics["settings"] = settings
+    _write_json(bdir / "metrics.json", metrics)
+    return metrics
+
+
+def merge_chunks(bdir: Path, num_chunks: int, *, with_meteor: bool = True) -> dict[str, Any] | None:
+    """Merge chunk predictions into predictions.jsonl + metrics.json once every chunk is done."""
+    markers = [bdir / f"chunk.{i}-of-{num_chunks}.json" for i in range(num_chunks)]
+    if not all(m.exists() for m in markers):
+        return None
+    records, settings = [], None
+    for i, marker in enumerate(markers):
+        info = json.loads(marker.read_text(encoding="utf-8"))
+        settings = info["settings"]
+        records += _records_for(bdir / _chunk_name(num_chunks, i), info["ids"])
+    tmp = bdir / f"predictions.jsonl.tmp{os.getpid()}"
+    with tmp.open("w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    tmp.replace(bdir / "predictions.jsonl")
+    return _finish(bdir, records, dict(settings or {}, num_chunks=num_chunks), with_meteor)
+
+
+def prompt_templates(reasoning: bool) -> dict[str, str]:
+    """The templates in force, recorded with every result."""
+    if reasoning:
+        return dict(prompts.REASONING_SUFFIX, report=prompts.REPORT_PROMPT)
+    return {"mcq": prompts.MCQ_INSTRUCTION, "yes_no": prompts.YES_NO_INSTRUCTION, "closed": prompts.CLOSED_INSTRUCTION,
+            "open": prompts.OPEN_INSTRUCTION, "report": prompts.REPORT_PROMPT}
+
+
+def evaluate(benchmarks: Mapping[str, Any], engine: Any, out_dir: Path, *, scoring: str = "strict", judge: Any = None,
+             reasoning: bool = False, max_images: int | None = None, num_chunks: int = 1, chunk_idx: int = 0,
+             limit: int | None = None, batch_size: int = 32, max_new_tokens: int | None = None,
+             with_meteor: bool = True, progress: bool = True) -> dict[str, dict]:
+    """Metrics per benchmark name (a chunk run returns only the benchmarks it could merge)."""
+    out: dict[str, dict] = {}
+    for name, bench in benchmarks.items():
+        m = run_benchmark(name, bench, engine, Path(out_dir), scoring=scoring, judge=judge, reasoning=reasoning,
+                          max_images=max_images, num_chunks=num_chunks, chunk_idx=chunk_idx, limit=limit,
+                          batch_size=batch_size, max_new_tokens=max_new_tokens, with_meteor=with_meteor,
+                          progress=progress)
+        if m is not None:
+            out[name] = m
+    return out

@@ -1,0 +1,79 @@
+"""task=eval: run the selected benchmarks on one model (or several checkpoints) and summarise.
+
+    python launch.py task=eval benchmark=[vqa_rad,slake] benchmark.vqa_rad.path=... model=... engine=hf
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from lingshu.evaluation.report import write_summary
+from lingshu.evaluation.runner import evaluate
+
+log = logging.getLogger(__name__)
+
+
+def build_benchmarks(benchmark_cfg: Any) -> dict[str, Any]:
+    """{name: loader} from the `benchmark` node (one entry per selected config file)."""
+    if not benchmark_cfg:
+        raise ValueError("no benchmark selected: add benchmark=demo or benchmark=[vqa_rad,slake] (suites: "
+                         "multimodal, text, report, all)")
+    return {name: instantiate(node) for name, node in benchmark_cfg.items()}
+
+
+def build_judge(judge_cfg: Any) -> Any:
+    return instantiate(judge_cfg) if judge_cfg else None
+
+
+def _label(cfg: DictConfig, checkpoint: Any) -> str:
+    if cfg.eval.get("label"):
+        return str(cfg.eval.label)
+    return Path(str(checkpoint)).name if checkpoint else str(cfg.model.get("name", "model"))
+
+
+def evaluate_checkpoint(cfg: DictConfig, checkpoint: Any, out_dir: Path, benchmarks: Mapping[str, Any] | None = None,
+                        judge: Any = None) -> dict[str, dict]:
+    """Metrics per benchmark of one checkpoint (None: the model config as built), written under out_dir."""
+    from lingshu.engines import build_engine
+
+    ev = cfg.eval
+    benchmarks = benchmarks if benchmarks is not None else build_benchmarks(cfg.benchmark)
+    engine = build_engine(cfg.engine, cfg.model, checkpoint)
+    return evaluate(benchmarks, engine, out_dir, scoring=ev.scoring, judge=judge, reasoning=ev.reasoning,
+                    max_images=ev.max_images, num_chunks=ev.num_chunks, chunk_idx=ev.chunk_idx, limit=ev.limit,
+                    batch_size=ev.batch_size, max_new_tokens=ev.max_new_tokens, with_meteor=ev.meteor,
+                    progress=ev.get("progress", True))
+
+
+def evaluate_models(cfg: DictConfig, checkpoints: Mapping[str, Any], out_dir: str | Path | None = None) -> dict[str, dict]:
+    """Evaluate several checkpoints ({label: hf folder or None}) on the selected benchmarks:
+    `<out_dir>/<label>/<benchmark>/...` per model, one summary across them in `<out_dir>`."""
+    out_dir = Path(out_dir or cfg.eval.out_dir)
+    benchmarks = build_benchmarks(cfg.benchmark)
+    judge = build_judge(cfg.get("judge"))
+    results = {label: evaluate_checkpoint(cfg, ckpt, out_dir / label, benchmarks, judge)
+               for label, ckpt in checkpoints.items()}
+    write_summary(results, out_dir)
+    return results
+
+
+def run(cfg: DictConfig) -> dict:
+    ev = cfg.eval
+    out_dir = Path(ev.out_dir or Path(cfg.paths.run_dir) / "eval")
+    label = _label(cfg, ev.checkpoint)
+    results = evaluate_checkpoint(cfg, ev.checkpoint, out_dir, judge=build_judge(cfg.get("judge")))
+    selected = list(cfg.benchmark)
+    if set(results) == set(selected):
+        paths = write_summary({label: results}, out_dir)
+        log.info("eval: summary in %s", paths["md"])
+    else:  # a chunk whose siblings are still running: the last chunk to finish merges and summarises
+        log.info("eval: chunk %d/%d done; waiting for the other chunks", ev.chunk_idx, ev.num_chunks)
+    headline = {b: m.get("accuracy", m.get("rouge_l")) for b, m in results.items()}
+    for b, v in headline.items():
+        log.info("eval: %s %s", b, "n/a" if v is None else f"{v:.2f}")
+    return {"out_dir": str(out_dir), "label": label, "metrics": results, "headline": headline}
