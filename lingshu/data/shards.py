@@ -65,16 +65,21 @@ class ShardWriter:
         self._tar = tarfile.open(self._tmp, "w")
         self._count = self._bytes = 0
 
-    def write(self, sample: Sample) -> None:
+    def write(self, sample: Sample, key: str | None = None) -> None:
+        parts = {"json": json.dumps(sample.to_json(), ensure_ascii=False, sort_keys=True).encode()}
+        for i, img in enumerate(sample.images):
+            parts[f"{i}.{image_ext(img)}"] = img
+        self.write_raw(key or shard_key(sample.id), parts)
+
+    def write_raw(self, key: str, parts: dict[str, bytes]) -> None:
+        """Write one group as given (`json` first, then images): copies a sample between shards
+        without decoding it."""
         if self._tar is None:
             self._open()
-        key = shard_key(sample.id)
-        payload = json.dumps(sample.to_json(), ensure_ascii=False, sort_keys=True).encode()
-        _add(self._tar, f"{key}.json", payload)
-        size = len(payload)
-        for i, img in enumerate(sample.images):
-            _add(self._tar, f"{key}.{i}.{image_ext(img)}", img)
-            size += len(img)
+        size = 0
+        for suffix, data in parts.items():
+            _add(self._tar, f"{key}.{suffix}", data)
+            size += len(data)
         self._count += 1
         self._bytes += size
         if self._count >= self.max_count or self._bytes >= self.max_bytes:
@@ -115,8 +120,8 @@ def sample_from_parts(key: str, parts: dict[str, bytes]) -> Sample:
     return Sample.from_json(meta, [v for _, v in imgs])
 
 
-def iter_tar(path: str | Path) -> Iterator[Sample]:
-    """Read one shard sequentially with the standard library (no webdataset needed)."""
+def iter_tar_raw(path: str | Path) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """(key, {suffix: bytes}) groups of one shard, in file order."""
     group: dict[str, bytes] = {}
     current = None
     with tarfile.open(path, "r") as tar:
@@ -125,12 +130,18 @@ def iter_tar(path: str | Path) -> Iterator[Sample]:
                 continue
             key, _, suffix = member.name.partition(".")
             if current is not None and key != current:
-                yield sample_from_parts(current, group)
+                yield current, group
                 group = {}
             current = key
             group[suffix] = tar.extractfile(member).read()
     if current is not None:
-        yield sample_from_parts(current, group)
+        yield current, group
+
+
+def iter_tar(path: str | Path) -> Iterator[Sample]:
+    """Read one shard sequentially with the standard library (no webdataset needed)."""
+    for key, parts in iter_tar_raw(path):
+        yield sample_from_parts(key, parts)
 
 
 def list_shards(shard_dir: str | Path) -> list[Path]:

@@ -1,0 +1,1 @@
+"""Curation: an ordered chain of ops (ops.py, dedup.py, decontaminate.py) run by runner.py."""

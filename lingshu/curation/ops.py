@@ -1,0 +1,191 @@
+"""Per-sample curation ops: each computes its statistic into `sample.meta["curation"]`, then decides.
+
+Keeping the statistic separate from the threshold means a rerun with other thresholds can be
+audited against the recorded numbers. An op returns None (keep) or a `Verdict`.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import imagehash
+from PIL import Image
+
+from lingshu.schema import Sample
+
+ACTIONS = ("drop", "quarantine")
+# pHash is computed on JPEGs decoded at reduced scale (>= this size): several times faster, and
+# every hash in the project (samples, benchmark index) goes through the same decode so they compare.
+PHASH_DRAFT = 256
+
+
+@dataclass
+class Verdict:
+    action: str  # drop | quarantine
+    reason: str
+    statistic: Any = None
+
+
+def stats(sample: Sample) -> dict[str, Any]:
+    return sample.meta.setdefault("curation", {})
+
+
+class Op:
+    """Base op. `kinds` (sample kinds), `sources` (source names) and `images` (True: only samples
+    with images, False: only text-only samples) restrict which samples it looks at."""
+
+    dedup = False  # dedup ops decide in the merge step over signatures (see dedup.py)
+
+    def __init__(self, name: str | None = None, kinds: Sequence[str] | None = None,
+                 sources: Sequence[str] | None = None, images: bool | None = None):
+        self.name = name or type(self).__name__.lower()
+        self.kinds = set(kinds) if kinds else None
+        self.sources = set(sources) if sources else None
+        self.images = images
+
+    def applies(self, sample: Sample) -> bool:
+        return ((self.kinds is None or sample.kind in self.kinds)
+                and (self.sources is None or sample.source in self.sources)
+                and (self.images is None or bool(sample.images) == self.images))
+
+    def setup(self) -> None:
+        """One-time heavy work (tokenizer, benchmark index), run before worker processes fork."""
+
+    def __call__(self, sample: Sample, ctx: dict) -> Verdict | None:
+        raise NotImplementedError
+
+
+# -- shared image helpers (ctx caches decoded images and hashes for the ops after) ---------------
+def open_image(data: bytes, max_pixels: int | None, draft_size: int | None) -> tuple[Image.Image, tuple[int, int]]:
+    """Decode fully (so truncation is caught), at reduced JPEG scale when `draft_size` allows."""
+    if not data:
+        raise ValueError("empty image")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        img = Image.open(io.BytesIO(data))
+    size = img.size
+    if size[0] <= 0 or size[1] <= 0:
+        raise ValueError(f"zero-size image {size}")
+    if max_pixels and size[0] * size[1] > max_pixels:
+        raise ValueError(f"{size[0]}x{size[1]} exceeds max_pixels {max_pixels} (decompression-bomb guard)")
+    if draft_size and img.format == "JPEG":
+        img.draft("RGB", (draft_size, draft_size))
+    img.load()
+    return img, size
+
+
+def phash_of(img: Image.Image) -> int:
+    return int(str(imagehash.phash(img)), 16)
+
+
+def phash_bytes(data: bytes) -> int:
+    return phash_of(open_image(data, None, PHASH_DRAFT)[0])
+
+
+def phashes(sample: Sample, ctx: dict) -> list[int]:
+    """64-bit perceptual hashes of a sample's images, computed once per sample."""
+    if "phash" not in ctx:
+        if ctx.get("draft") == PHASH_DRAFT:  # reuse the decode check's images
+            ctx["phash"] = [phash_of(im) for im in ctx["images"]]
+        else:
+            ctx["phash"] = [phash_bytes(b) for b in sample.images]
+        stats(sample)["phash"] = [f"{h:016x}" for h in ctx["phash"]]
+    return ctx["phash"]
+
+
+class DecodeCheck(Op):
+    """Quarantine images that are empty, truncated, undecodable or over the pixel limit."""
+
+    def __init__(self, max_pixels: int | None = 89_478_485, draft_size: int | None = PHASH_DRAFT, **kw):
+        super().__init__(**kw)
+        self.max_pixels, self.draft_size = max_pixels, draft_size
+
+    def __call__(self, sample: Sample, ctx: dict) -> Verdict | None:
+        images, sizes = [], []
+        for i, data in enumerate(sample.images):
+            try:
+                img, size = open_image(data, self.max_pixels, self.draft_size)
+            except Exception as e:  # PIL raises many types for bad data
+                return Verdict("quarantine", f"image {i}: {type(e).__name__}: {e}", {"image": i})
+            images.append(img)
+            sizes.append(list(size))
+        ctx["images"], ctx["draft"] = images, self.draft_size
+        stats(sample)["image_sizes"] = sizes
+        return None
+
+
+def image_sizes(sample: Sample) -> list[list[int]]:
+    sizes = stats(sample).get("image_sizes")
+    if sizes is None:  # no decode check before: the header is enough
+        sizes = [list(Image.open(io.BytesIO(b)).size) for b in sample.images]
+        stats(sample)["image_sizes"] = sizes
+    return sizes
+
+
+class MinSize(Op):
+    """Drop samples with an image whose shorter side is below `min_side` (paper: 64 px)."""
+
+    def __init__(self, min_side: int = 64, max_aspect: float | None = None, max_pixels: int | None = None, **kw):
+        super().__init__(**kw)
+        self.min_side, self.max_aspect, self.max_pixels = min_side, max_aspect, max_pixels
+
+    def __call__(self, sample: Sample, ctx: dict) -> Verdict | None:
+        sizes = image_sizes(sample)
+        if not sizes:
+            return None
+        side = min(min(w, h) for w, h in sizes)
+        aspect = max(max(w, h) / max(min(w, h), 1) for w, h in sizes)
+        pixels = max(w * h for w, h in sizes)
+        st = stats(sample)
+        st["min_side"], st["max_aspect"] = side, round(aspect, 3)
+        if side < self.min_side:
+            return Verdict("drop", f"min side {side} < {self.min_side}", side)
+        if self.max_aspect and aspect > self.max_aspect:
+            return Verdict("drop", f"aspect ratio {aspect:.2f} > {self.max_aspect}", aspect)
+        if self.max_pixels and pixels > self.max_pixels:
+            return Verdict("drop", f"{pixels} pixels > {self.max_pixels}", pixels)
+        return None
+
+
+def load_token_counter(tokenizer: str | None, fallback: str | None, op_name: str):
+    """A text -> token count function from a tokenizer directory (or file), or whitespace words."""
+    if tokenizer:
+        path = Path(str(tokenizer)).expanduser()
+        file = path / "tokenizer.json" if path.is_dir() else path
+        if not file.exists():
+            raise FileNotFoundError(f"curation op {op_name}: no tokenizer.json at {path}; "
+                                    f"set model.tokenizer_path to the backbone's tokenizer folder")
+        from tokenizers import Tokenizer  # the fast tokenizer core: no transformers import needed
+
+        tok = Tokenizer.from_file(str(file))
+        return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
+    if fallback == "whitespace":
+        return lambda text: len(text.split())
+    raise ValueError(f"curation op {op_name}: no tokenizer; set model.tokenizer_path=<dir> "
+                     f"(or fallback=whitespace on this op to count words instead)")
+
+
+class TokenLength(Op):
+    """Drop captions shorter than `min_tokens` or longer than `max_tokens` backbone tokens."""
+
+    def __init__(self, tokenizer: str | None = None, min_tokens: int = 10, max_tokens: int = 1024,
+                 fallback: str | None = None, **kw):
+        kw.setdefault("kinds", ["caption"])
+        super().__init__(**kw)
+        self.min_tokens, self.max_tokens = min_tokens, max_tokens
+        self.count = load_token_counter(tokenizer, fallback, self.name)
+
+    def __call__(self, sample: Sample, ctx: dict) -> Verdict | None:
+        text = sample.caption if sample.kind == "caption" else next(
+            (m["content"] for m in sample.messages if m["role"] == "assistant"), "")
+        n = self.count(text or "")
+        stats(sample)["caption_tokens"] = n
+        if n < self.min_tokens:
+            return Verdict("drop", f"{n} tokens < {self.min_tokens}", n)
+        if n > self.max_tokens:
+            return Verdict("drop", f"{n} tokens > {self.max_tokens}", n)
+        return None

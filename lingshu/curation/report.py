@@ -1,0 +1,47 @@
+"""Progress bar while mapping, summary table at the end (rich)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+
+class RateColumn(ProgressColumn):
+    def render(self, task) -> Text:
+        return Text(f"{task.speed or 0:,.0f} samples/s")
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator:
+    """Yields `advance(n)` (a no-op when disabled)."""
+    if not enabled:
+        yield None
+        return
+    with Progress(SpinnerColumn(), TextColumn("curating"), BarColumn(), TextColumn("{task.completed:,} samples"),
+                  RateColumn(), TimeElapsedColumn()) as bar:
+        task = bar.add_task("curate", total=None)
+        yield lambda n: bar.advance(task, n)
+
+
+def summary_table(counts: dict[str, dict]) -> Table:
+    """One block per source: its totals, then what each op dropped or quarantined."""
+    table = Table(title="curation summary")
+    for col in ("source", "step", "read", "kept", "dropped", "quarantined"):
+        table.add_column(col, justify="left" if col in ("source", "step") else "right")
+    for name, c in counts.items():
+        table.add_row(name, "all", f"{c['read']:,}", f"{c['kept']:,}", f"{sum(c['dropped'].values()):,}",
+                      f"{c['quarantined']:,}", end_section=False)
+        ops = list(dict.fromkeys([*c["dropped"], *c["quarantined_by"]]))
+        for i, op in enumerate(ops):
+            table.add_row("", op, "", "", f"{c['dropped'].get(op, 0):,}", f"{c['quarantined_by'].get(op, 0):,}",
+                          end_section=i == len(ops) - 1)
+    return table
+
+
+def print_summary(counts: dict[str, dict]) -> None:
+    Console().print(summary_table(counts))

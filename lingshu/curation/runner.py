@@ -1,0 +1,313 @@
+"""The curation runner: a map step per partition, then one merge step.
+
+map (partition p of N, any machine): every source's rows with index % N == p go through the chain.
+  Per-sample ops decide at once; dedup ops only compute signatures. Survivors go to staging tars
+  keyed by (row, sub) order, and one line per record (verdict, signatures, provenance) goes to
+  `records.jsonl`. A `DONE` marker, written last, makes the partition skippable on rerun; an
+  unmarked partition is redone from scratch, so a kill at any moment loses only that partition.
+merge (needs every partition): streams the records in a fixed global order, runs each dedup op in
+  chain order over the signatures alone, then copies kept samples from staging into final shards
+  (no image decode), writes `rejects.jsonl`, and `manifest.json` last.
+Intermediate files live under `_work/<config hash>/`, so files from another config are never reused.
+The order never depends on N or on worker timing, so the output is identical for any partitioning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import multiprocessing as mp
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from lingshu.curation.ops import Op
+from lingshu.data.shards import ShardWriter, iter_tar_raw, shard_key
+from lingshu.data.sources.base import Quarantine, Source
+
+FORMAT_VERSION = 1  # bump when the meaning of work files changes
+
+
+def _jsonable(o: Any) -> Any:
+    return o.item() if hasattr(o, "item") else str(o)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, default=_jsonable)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def order_key(index: int, sub: int) -> str:
+    return f"{index:010d}-{sub:05d}"
+
+
+@dataclass
+class Curation:
+    sources: dict[str, Source]
+    ops: list[Op]
+    out_dir: Path
+    config_hash: str
+    num_partitions: int = 1
+    workers: int = 1
+    shard_max_count: int = 1000
+    shard_max_bytes: int = 1 << 30
+    keep_work: bool = False
+    progress: Any = None  # callable(n) advancing a progress display, or None
+    manifests: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def work_dir(self) -> Path:
+        return self.out_dir / "_work" / self.config_hash[:16]
+
+    def part_dir(self, p: int) -> Path:
+        return self.work_dir / f"part-{p:05d}-of-{self.num_partitions:05d}"
+
+    def op_name(self, k: int) -> str:
+        return "source" if k < 0 else self.ops[k].name
+
+
+# -- map -------------------------------------------------------------------------------------------------
+def process(ops: list[Op], rec: Any) -> tuple[dict, Any]:
+    """One record through the chain: its work-file line, and the Sample when it survives."""
+    if isinstance(rec, Quarantine):
+        return {"id": rec.id, "v": [-1, "quarantine", rec.reason, None], "f": rec.file, "r": rec.row,
+                "field": rec.field}, None
+    sample, ctx, sigs, verdict = rec, {}, {}, None
+    for k, op in enumerate(ops):
+        if not op.applies(sample):
+            continue
+        try:
+            if op.dedup:
+                sig = op.signature(sample, ctx)
+                if sig is not None:
+                    sigs[str(k)] = sig
+            else:
+                v = op(sample, ctx)
+                if v is not None:
+                    verdict = [k, v.action, v.reason, v.statistic]
+                    break
+        except Exception as e:  # an op failing on one sample quarantines it, with the error
+            verdict = [k, "quarantine", f"{type(e).__name__}: {e}", None]
+            break
+    line = {"id": sample.id, "v": verdict, "s": sigs, "f": sample.meta.get("file"), "r": sample.meta.get("row")}
+    return line, (sample if verdict is None else None)
+
+
+def map_partition(cur: Curation, p: int) -> bool:
+    """Run partition p unless it is already marked done; True when it ran."""
+    d = cur.part_dir(p)
+    if (d / "DONE").exists():
+        return False
+    shutil.rmtree(d, ignore_errors=True)  # a partial partition from a killed run
+    pending = 0
+    for name, src in cur.sources.items():
+        sd = d / name
+        sd.mkdir(parents=True)
+        with ShardWriter(sd, prefix="staging", max_count=cur.shard_max_count, max_bytes=cur.shard_max_bytes) as w, \
+                open(sd / "records.jsonl", "w", encoding="utf-8") as f:
+            for index, sub, rec in src.records(p, cur.num_partitions):
+                line, sample = process(cur.ops, rec)
+                line["o"] = [index, sub]
+                f.write(dumps(line) + "\n")
+                if sample is not None:
+                    w.write(sample, key=order_key(index, sub))
+                pending += 1
+                if cur.progress and pending >= 32:
+                    cur.progress(pending)
+                    pending = 0
+            f.flush()
+            os.fsync(f.fileno())
+    if cur.progress and pending:
+        cur.progress(pending)
+    write_atomic(d / "DONE", dumps({"config_hash": cur.config_hash, "partition": p}))
+    return True
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _map_in_worker(p: int) -> bool:
+    cur, counter = _WORKER["cur"], _WORKER["counter"]
+
+    def advance(n: int) -> None:
+        with counter.get_lock():
+            counter.value += n
+
+    cur.progress = advance
+    return map_partition(cur, p)
+
+
+def run_map(cur: Curation, partitions: list[int]) -> int:
+    """Map the given partitions that are not done yet, over `workers` processes; returns how many ran."""
+    todo = [p for p in partitions if not (cur.part_dir(p) / "DONE").exists()]
+    for op in cur.ops:
+        op.setup()  # before forking, so workers share it
+    if cur.workers <= 1 or len(todo) <= 1:
+        return sum(map_partition(cur, p) for p in todo)
+    ctx = mp.get_context("fork")  # workers inherit sources and ops (tokenizer, benchmark index)
+    counter = ctx.Value("q", 0)
+    progress, cur.progress = cur.progress, None
+    _WORKER.update(cur=cur, counter=counter)
+    seen = 0
+    with ctx.Pool(min(cur.workers, len(todo))) as pool:
+        result = pool.map_async(_map_in_worker, todo, chunksize=1)
+        while not result.ready():
+            result.wait(0.2)
+            if progress and counter.value > seen:
+                progress(counter.value - seen)
+                seen = counter.value
+        ran = sum(result.get())
+    cur.progress = progress
+    return ran
+
+
+# -- merge -----------------------------------------------------------------------------------------------
+def iter_jsonl(path: Path) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)
+
+
+def records(cur: Curation, name: str) -> Iterator[dict]:
+    """A source's work-file lines from every partition, in global (row, sub) order."""
+    streams = [iter_jsonl(cur.part_dir(p) / name / "records.jsonl") for p in range(cur.num_partitions)]
+    return heapq.merge(*streams, key=lambda r: r["o"])
+
+
+def staged(cur: Curation, name: str) -> Iterator[tuple[str, dict[str, bytes]]]:
+    def one(p: int):
+        for tar in sorted((cur.part_dir(p) / name).glob("staging-*.tar")):
+            yield from iter_tar_raw(tar)
+
+    return heapq.merge(*(one(p) for p in range(cur.num_partitions)), key=lambda kv: kv[0])
+
+
+def source_order(cur: Curation, keep: str) -> list[str]:
+    names = list(cur.sources)
+    if keep == "priority":  # stable sort: equal priorities keep config order
+        names.sort(key=lambda n: -cur.sources[n].priority)
+    return names
+
+
+def dedup_pass(cur: Curation) -> dict[tuple, list]:
+    """Run the dedup ops in chain order over signatures; returns {(source, row, sub): verdict}."""
+    removed: dict[tuple, list] = {}
+    for k, op in enumerate(cur.ops):
+        if not op.dedup:
+            continue
+        index = op.new_index()
+        for name in source_order(cur, op.keep):
+            for r in records(cur, name):
+                sig = r["s"].get(str(k))
+                uid = (name, *r["o"])
+                if sig is None or uid in removed or (r["v"] is not None and r["v"][0] < k):
+                    continue  # did not reach this op
+                v = index.check(sig, name, r["id"])
+                if v is not None:
+                    removed[uid] = [k, v.action, v.reason, v.statistic]
+    return removed
+
+
+def manifest_done(cur: Curation, name: str) -> dict | None:
+    path = cur.out_dir / name / "manifest.json"
+    if not path.exists():
+        return None
+    m = json.loads(path.read_text())
+    if m.get("config_hash") != cur.config_hash or not all((path.parent / s["name"]).exists() for s in m["shards"]):
+        return None
+    return m
+
+
+def write_source(cur: Curation, name: str, removed: dict[tuple, list]) -> dict:
+    out = cur.out_dir / name
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in [*out.glob("*.tar"), *out.glob("*.tmp"), out / "manifest.json", out / "rejects.jsonl"]:
+        stale.unlink(missing_ok=True)
+    counts = {"read": 0, "kept": 0, "quarantined": 0,
+              "dropped": {op.name: 0 for op in cur.ops}, "quarantined_by": {}}
+    stage = staged(cur, name)
+    rejects_tmp = out / "rejects.jsonl.tmp"
+    with ShardWriter(out, prefix="shard", max_count=cur.shard_max_count, max_bytes=cur.shard_max_bytes) as w, \
+            open(rejects_tmp, "w", encoding="utf-8") as rj:
+        for r in records(cur, name):
+            counts["read"] += 1
+            final = r["v"]
+            dd = removed.get((name, *r["o"]))
+            if dd is not None and (final is None or dd[0] < final[0]):
+                final = dd
+            if r["v"] is None:  # it was staged: take its group, kept or not, to stay in step
+                key, parts = next(stage)
+                if key != order_key(*r["o"]):
+                    raise RuntimeError(f"curation work files for {name} are inconsistent at {key}; "
+                                       f"delete {cur.work_dir} and rerun")
+            if final is None:
+                w.write_raw(shard_key(r["id"]), parts)
+                counts["kept"] += 1
+                continue
+            k, action, reason, stat = final
+            op = cur.op_name(k)
+            if action == "quarantine":
+                counts["quarantined"] += 1
+                counts["quarantined_by"][op] = counts["quarantined_by"].get(op, 0) + 1
+            else:
+                counts["dropped"][op] += 1
+            rj.write(dumps({"id": r["id"], "source": name, "op": op, "action": action, "reason": reason,
+                            "statistic": stat, "file": r.get("f"), "row": r.get("r"),
+                            **({"field": r["field"]} if r.get("field") else {})}) + "\n")
+        shards = w.close()
+    os.replace(rejects_tmp, out / "rejects.jsonl")
+    total = counts["kept"] + counts["quarantined"] + sum(counts["dropped"].values())
+    if total != counts["read"]:
+        raise RuntimeError(f"curation of {name} does not balance: read {counts['read']}, accounted {total}")
+    manifest = {"source": name, "config_hash": cur.config_hash, "format_version": FORMAT_VERSION,
+                "ops": [op.name for op in cur.ops], "shards": shards, "counts": counts}
+    write_atomic(out / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+    return manifest
+
+
+def merge(cur: Curation) -> dict[str, dict]:
+    missing = [p for p in range(cur.num_partitions) if not (cur.part_dir(p) / "DONE").exists()]
+    if missing:
+        raise RuntimeError(f"curation merge needs every partition; missing {missing} of {cur.num_partitions} "
+                           f"(run them with curation.partition=<i>, or run without curation.partition)")
+    done = {name: manifest_done(cur, name) for name in cur.sources}
+    if any(m is None for m in done.values()):
+        removed = dedup_pass(cur)
+        for name, m in done.items():
+            if m is None:
+                done[name] = write_source(cur, name, removed)
+    if not cur.keep_work:
+        shutil.rmtree(cur.work_dir, ignore_errors=True)
+    return done
+
+
+def curate(cur: Curation, partition: int | None = None) -> dict[str, Any]:
+    """Map one partition (when `partition` is set), or everything then merge. Resumable."""
+    if partition is not None:
+        if not 0 <= partition < cur.num_partitions:
+            raise ValueError(f"curation.partition={partition} is outside 0..{cur.num_partitions - 1}")
+        if all(manifest_done(cur, n) for n in cur.sources):
+            return {"partition": partition, "status": "already merged"}
+        ran = run_map(cur, [partition])
+        return {"partition": partition, "status": "mapped" if ran else "already mapped"}
+    if not all(manifest_done(cur, n) for n in cur.sources):
+        run_map(cur, list(range(cur.num_partitions)))
+    manifests = merge(cur)
+    return {"shard_dirs": {n: str(cur.out_dir / n) for n in cur.sources},
+            "counts": {n: m["counts"] for n, m in manifests.items()},
+            "manifests": {n: str(cur.out_dir / n / "manifest.json") for n in cur.sources}}
+
+
+def config_hash(obj: Any) -> str:
+    return hashlib.sha256(dumps([FORMAT_VERSION, obj]).encode()).hexdigest()

@@ -1,0 +1,184 @@
+"""What every source reader shares.
+
+A reader has two halves: `rows()` parses records cheaply (no image bytes), `to_samples(row)` loads
+images and builds Samples. The split lets a partition skip other partitions' rows without reading
+their images, and lets this base class turn any failure of one row into a `Quarantine` record that
+names the file, row and field, so no record is ever lost silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from lingshu.schema import IMAGE_TOKEN, Sample
+
+SOURCE_KINDS = ("caption", "instruction")
+
+
+@dataclass
+class Quarantine:
+    """A record that could not become a Sample (or whose images do not decode)."""
+
+    id: str
+    source: str
+    reason: str
+    file: str | None = None
+    row: int | None = None
+    field: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SourceError(Exception):
+    """A malformed or incomplete record; `field` names what is wrong or missing."""
+
+    def __init__(self, reason: str, field: str | None = None):
+        super().__init__(reason)
+        self.field = field
+
+
+@dataclass
+class Row:
+    file: str  # provenance: the file the record came from
+    line: int  # its row (0-based) in that file
+    data: Any  # the parsed record, or the Exception that stopped parsing it
+    original_id: str | None = None
+
+
+def check_path(name: str, path: Any, what: str = "path") -> Path:
+    """Fail at construction, in one line that says how to fix it."""
+    hint = f"source.{name}.{what}=/data/{name}"
+    if path is None or str(path).strip() in ("", "???"):
+        raise ValueError(f"source {name}: `{what}` is not set; point it at your local copy, e.g. {hint}")
+    p = Path(str(path)).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"source {name}: {what} {p} does not exist; fix it with {hint}")
+    return p
+
+
+def read_records(path: Path) -> Iterator[tuple[int, Any]]:
+    """(row, record) from a .jsonl (a bad line yields its exception) or a .json list/dict file."""
+    if path.suffix == ".jsonl":
+        with open(path, encoding="utf-8") as f:
+            for i, line in enumerate(f):
+                if not line.strip():
+                    continue
+                try:
+                    yield i, json.loads(line)
+                except json.JSONDecodeError as e:
+                    yield i, SourceError(f"invalid JSON: {e}")
+        return
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, dict):  # id -> record (PubMedQA) or {"data": [...]}
+        data = data.get("data", data) if isinstance(data.get("data"), list) else [
+            dict(v, _key=k) if isinstance(v, dict) else v for k, v in data.items()]
+    yield from enumerate(data)
+
+
+def read_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        yield from enumerate(csv.DictReader(f))
+
+
+def get(record: Any, field: str, required: bool = True, default: Any = None) -> Any:
+    """A field of a record, or a SourceError that names it."""
+    if not isinstance(record, dict):
+        raise SourceError(f"record is a {type(record).__name__}, not an object")
+    value = record.get(field)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise SourceError(f"missing field {field!r}", field)
+        return default
+    return value
+
+
+def with_placeholders(text: str, n_images: int) -> str:
+    """Prepend `<image>` lines when a record has images but its text carries no placeholders."""
+    have = text.count(IMAGE_TOKEN)
+    if have == n_images:
+        return text
+    if have == 0:
+        return "\n".join([IMAGE_TOKEN] * n_images + [text])
+    raise SourceError(f"{have} {IMAGE_TOKEN} placeholders for {n_images} images", "image")
+
+
+def chat(question: str, answer: str, n_images: int = 0) -> list[dict[str, str]]:
+    return [{"role": "user", "content": with_placeholders(question, n_images)},
+            {"role": "assistant", "content": answer}]
+
+
+class Source:
+    """Base reader. Subclasses set `default_name` and implement `rows()` and `to_samples()`."""
+
+    default_name = "source"
+
+    def __init__(self, path: Any = None, kind: str = "instruction", split: str | None = None,
+                 name: str | None = None, image_root: str | None = None, priority: int = 0,
+                 limit: int | None = None):
+        self.name = name or self.default_name
+        self.path = check_path(self.name, path)
+        if kind not in SOURCE_KINDS:
+            raise ValueError(f"source {self.name}: kind must be one of {SOURCE_KINDS}, got {kind!r}")
+        self.kind, self.split, self.priority, self.limit = kind, split, priority, limit
+        base = self.path if self.path.is_dir() else self.path.parent
+        self.image_root = check_path(self.name, image_root, "image_root") if image_root else base
+
+    # -- to implement -------------------------------------------------------------------------
+    def rows(self) -> Iterable[Row]:
+        raise NotImplementedError
+
+    def to_samples(self, row: Row) -> list[Sample]:
+        raise NotImplementedError
+
+    # -- shared ------------------------------------------------------------------------------
+    def records(self, partition: int = 0, num_partitions: int = 1
+                ) -> Iterator[tuple[int, int, Sample | Quarantine]]:
+        """(row index, sub index, Sample or Quarantine) for the rows of one partition."""
+        for index, row in enumerate(self.rows()):
+            if self.limit is not None and index >= self.limit:
+                return
+            if index % num_partitions != partition:
+                continue
+            try:
+                if isinstance(row.data, Exception):
+                    raise row.data
+                out = self.to_samples(row)
+            except Exception as e:  # any failure of one record is recorded, never fatal
+                field = getattr(e, "field", None) or (str(e.args[0]) if isinstance(e, KeyError) else None)
+                reason = str(e) if isinstance(e, SourceError) else f"{type(e).__name__}: {e}"
+                rid = f"{self.name}-{row.original_id or index}"
+                yield index, 0, Quarantine(rid, self.name, reason, row.file, row.line, field)
+                continue
+            for sub, sample in enumerate(out):
+                yield index, sub, sample
+
+    def __iter__(self) -> Iterator[Sample | Quarantine]:
+        return (rec for _, _, rec in self.records())
+
+    def image_bytes(self, rel: str, field: str = "image", root: Path | None = None) -> bytes:
+        p = Path(rel)
+        if not p.is_absolute():
+            p = (root or self.image_root) / rel
+        try:
+            return p.read_bytes()
+        except OSError:
+            raise SourceError(f"missing image {p}", field) from None
+
+    def sample_id(self, row: Row, index_hint: Any = None) -> str:
+        return f"{self.name}-{row.original_id if row.original_id is not None else index_hint or row.line}"
+
+    def provenance(self, row: Row, **extra: Any) -> dict[str, Any]:
+        meta = {"file": row.file, "row": row.line, "original_id": row.original_id}
+        if self.split:
+            meta["split"] = self.split
+        meta.update({k: v for k, v in extra.items() if v is not None})
+        return meta
+
+    def sample_kind(self, default: str) -> str:
+        """A caption source makes caption samples whatever the format (the paper's scope rules)."""
+        return "caption" if self.kind == "caption" else default

@@ -1,0 +1,58 @@
+"""`task=curate`: read the selected sources, run the curation chain, write audited shards.
+
+Output: `{curation.output_dir or paths.run_dir/curate}/<source>/` with `shard-*.tar`, `manifest.json`
+and `rejects.jsonl`. Resume by rerunning with the same output_dir; fan out with
+`curation.partition=i curation.num_partitions=N` (then one run without `partition` merges).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lingshu.curation.ops import Op
+from lingshu.curation.report import print_summary, progress_bar
+from lingshu.curation.runner import Curation, config_hash, curate
+from lingshu.data.sources import build_sources
+
+# Settings that change how the work is split or shown, never what comes out.
+RUN_ONLY = ("partition", "num_partitions", "workers", "progress", "output_dir", "keep_work")
+
+
+def build_ops(ops_cfg: Any) -> list[Op]:
+    from hydra.utils import instantiate
+
+    # not recursive: benchmark and held-out nodes inside an op are built by the op itself
+    ops = [instantiate(node, _recursive_=False) for node in (ops_cfg or [])]
+    names = [op.name for op in ops]
+    if len(set(names)) != len(names):
+        raise ValueError(f"curation ops need distinct names, got {names}")
+    return ops
+
+
+def output_dir(cfg: Any) -> Path:
+    c = cfg.curation
+    return Path(c.get("output_dir") or Path(cfg.paths.run_dir) / "curate")
+
+
+def make_curation(cfg: Any) -> Curation:
+    from omegaconf import OmegaConf
+
+    c = cfg.curation
+    ident = {"source": OmegaConf.to_container(cfg.source, resolve=True),
+             "curation": {k: v for k, v in OmegaConf.to_container(c, resolve=True).items() if k not in RUN_ONLY}}
+    return Curation(sources=build_sources(cfg.source), ops=build_ops(c.ops), out_dir=output_dir(cfg),
+                    config_hash=config_hash(ident), num_partitions=int(c.get("num_partitions", 1)),
+                    workers=int(c.get("workers", 1)), shard_max_count=int(c.get("shard_max_count", 1000)),
+                    shard_max_bytes=int(c.get("shard_max_bytes", 1 << 30)), keep_work=bool(c.get("keep_work", False)))
+
+
+def run(cfg: Any) -> dict:
+    cur = make_curation(cfg)
+    partition = cfg.curation.get("partition")
+    with progress_bar(bool(cfg.curation.get("progress", True))) as advance:
+        cur.progress = advance
+        result = curate(cur, None if partition is None else int(partition))
+    if "counts" in result:
+        print_summary(result["counts"])
+    return result
