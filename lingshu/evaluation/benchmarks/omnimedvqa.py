@@ -1,0 +1,32 @@
+"""OmniMedVQA open-access (88,996): `QA_information/Open-access/*.json`, each a list of
+{`question_id`, `question`, `gt_answer` (option text), `option_A`..`option_D`, `image_path`
+(relative to the release root), `question_type`, `modality_type`, `dataset`}."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from lingshu.evaluation.benchmarks.base import Benchmark, letter_of, read_json
+from lingshu.schema import BenchmarkItem
+
+SPLIT_DIRS = {"open_access": "Open-access", "restricted_access": "Restricted-access"}
+
+
+class OmniMedVQA(Benchmark):
+    name = "omnimedvqa"
+    example_path = "/data/OmniMedVQA"
+
+    def load(self) -> Iterator[BenchmarkItem]:
+        sub = SPLIT_DIRS.get(self.split, self.split)
+        for f in self.find(f"QA_information/{sub}/*.json", f"**/{sub}/*.json", "*.json"):
+            # image_path is relative to the release root (the folder holding QA_information/)
+            release = str(f.parents[2]) if f.parent.parent.name == "QA_information" else "."
+            for rec in read_json(f):
+                options = [str(rec[f"option_{c}"]).strip() for c in "ABCD" if rec.get(f"option_{c}") not in (None, "")]
+                yield BenchmarkItem(
+                    id=str(rec["question_id"]), benchmark=self.name, question=str(rec["question"]).strip(),
+                    answer=letter_of(str(rec["gt_answer"]), options), answer_type="mcq", options=options,
+                    images=[self.image(rec["image_path"], release)],
+                    categories={"modality": str(rec.get("modality_type", "")),
+                                "question_type": str(rec.get("question_type", "")), "language": "en",
+                                "dataset": str(rec.get("dataset", ""))})

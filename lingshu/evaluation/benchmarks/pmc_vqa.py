@@ -1,0 +1,34 @@
+"""PMC-VQA v2 test (33,430): `test_2.csv` with `index`, `Figure_path`, `Caption`, `Question`,
+`Choice A`..`Choice D`, `Answer` (a letter) and `split`; images under `figures/` or `images/`.
+Choice strings may carry their own letter (`A:MRI`), which is stripped."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from lingshu.evaluation.benchmarks.base import Benchmark, letter_of, read_records
+from lingshu.schema import BenchmarkItem
+
+_OWN_LETTER = re.compile(r"^\s*[A-D]\s*[:.)]\s*")
+
+
+def strip_letter(choice: str) -> str:
+    return _OWN_LETTER.sub("", str(choice)).strip()
+
+
+class PMCVQA(Benchmark):
+    name = "pmc_vqa"
+    example_path = "/data/PMC-VQA"
+
+    def load(self) -> Iterator[BenchmarkItem]:
+        for row, rec in enumerate(read_records(self.find("test_2.csv", "**/test_2.csv")[0])):
+            options = [strip_letter(rec[f"Choice {c}"]) for c in "ABCD" if str(rec.get(f"Choice {c}") or "").strip()]
+            answer = str(rec.get("Answer_label") or rec["Answer"]).strip()
+            answer = letter_of(answer if len(answer) == 1 else strip_letter(answer), options)
+            rid = str(rec.get("index") or "").strip()
+            yield BenchmarkItem(
+                id=rid if rid else self.item_id(row), benchmark=self.name, question=str(rec["Question"]).strip(),
+                answer=answer, answer_type="mcq", options=options,
+                images=[self.image(str(rec["Figure_path"]).strip(), "figures", "images")],
+                categories={"language": "en"}, meta={"caption": rec.get("Caption")})

@@ -1,0 +1,112 @@
+"""Golden tests for answer extraction: every form the issue lists, and the MedEvalKit defects of
+LINGSHU.md section 6 that concern extraction."""
+
+import pytest
+
+from lingshu.evaluation.extract import (closed_match, extract_boxed, extract_mcq_letter, extract_yes_no,
+                                        medevalkit_mcq_letter, normalize_answer, token_f1)
+
+OPTS = ["X-ray", "CT", "MRI", "Histopathology"]
+
+
+@pytest.mark.parametrize("response,letter", [
+    ("A", "A"), ("(A)", "A"), ("A.", "A"), ("A) X-ray", "A"), ("A: X-ray", "A"), ("[B]", "B"),
+    ("**B**", "B"), ("**B. CT**", "B"), ("Answer: C", "C"), ("answer: (c)", "C"), ("The answer is D", "D"),
+    ("The correct answer is (C) MRI.", "C"), ("<answer>B</answer>", "B"), ("\\boxed{C}", "C"),
+    ("\\boxed{\\text{D}}", "D"), ("MRI", "C"), ("mri.", "C"), ("Histopathology", "D"), ("C MRI", "C"),
+    ("The answer is MRI.", "C"), ("I think (B) is right", "B"),
+    ("<think>It could be A or B.</think><answer>C</answer>", "C"),
+    ("Step by step... so the final choice is \\boxed{B}", "B"),
+])
+def test_mcq_forms(response, letter):
+    assert extract_mcq_letter(response, OPTS) == letter
+
+
+def test_lowercase_letter_is_not_guessed():
+    # "b" alone is ambiguous with a word; strict mode accepts only capital letters.
+    assert extract_mcq_letter("b", OPTS) is None
+
+
+@pytest.mark.parametrize("response", [
+    "", "   ", None, "A or B", "A. CT", "Answer: A. Actually the answer is B", "E", "Answer: E",
+    "A lesion is seen in the left lung", "I am not sure", "B MRI", "\\boxed{}", "CT or MRI",
+])
+def test_mcq_refuses_to_guess(response):
+    assert extract_mcq_letter(response, OPTS) is None
+
+
+def test_empty_response_is_not_a_when_gold_is_a():
+    # MedEvalKit defect: an empty response counted as correct when the gold letter was A.
+    for scorer in (extract_mcq_letter, medevalkit_mcq_letter):
+        assert scorer("", OPTS) is None
+        assert scorer("   ", OPTS) is None
+
+
+def test_no_random_letter_fallback():
+    # MedEvalKit defect: MMMU fell back to a random letter when nothing parsed.
+    # Strict refuses; the paper-era profile's similarity fallback is deterministic, never random.
+    opts = ["cat", "dog", "cow"]
+    assert extract_mcq_letter("I cannot tell from this image", opts) is None
+    assert len({medevalkit_mcq_letter("I cannot tell from this image", opts) for _ in range(20)}) == 1
+    assert medevalkit_mcq_letter("zzz", ["qq", "ww"]) is None  # nothing similar: no answer
+
+
+def test_medevalkit_profile_similarity_fallback():
+    assert medevalkit_mcq_letter("It looks like a histopathology slide", OPTS) == "D"
+    assert medevalkit_mcq_letter("A", OPTS) == "A"
+    # ties give no answer instead of a guess
+    assert medevalkit_mcq_letter("zzz", ["qq", "ww"]) is None
+
+
+def test_ten_options():
+    opts = [f"option {i}" for i in range(10)]
+    assert extract_mcq_letter("J", opts) == "J"
+    assert extract_mcq_letter("The answer is (I)", opts) == "I"
+    assert extract_mcq_letter("J", opts[:4]) is None
+
+
+@pytest.mark.parametrize("response,expected", [
+    ("yes", "yes"), ("Yes.", "yes"), ("NO", "no"), ("No, there is no lesion.", "no"),
+    ("Yes, there is a lesion", "yes"), ("nodule present: yes", "yes"), ("\\boxed{no}", "no"),
+    ("<answer>yes</answer>", "yes"), ("unknown", None), ("none", None), ("nothing", None),
+    ("yes, but no mass is seen", None), ("", None), (None, None), ("maybe", None),
+])
+def test_yes_no_whole_word(response, expected):
+    assert extract_yes_no(response) == expected
+
+
+def test_yes_no_defects():
+    # MedEvalKit defect: substring matching made "unknown" a "no" and "nodule present: yes" wrong.
+    assert closed_match("unknown", "no") == (False, False)
+    assert closed_match("nodule present: yes", "yes") == (True, True)
+
+
+def test_closed_exact_after_normalisation():
+    assert closed_match("Left lung.", "left lung") == (True, True)
+    assert closed_match("The left lung", "left lung") == (True, True)
+    assert closed_match("left", "left lung") == (False, True)
+    assert closed_match("", "left lung") == (False, False)
+    assert closed_match("肺", "肺") == (True, True)
+
+
+def test_normalize_answer():
+    assert normalize_answer("  The 3.5 cm, Lesion!  ") == "3.5 cm lesion"
+    assert normalize_answer("X-ray") == "x ray"
+    assert normalize_answer("") == ""
+
+
+def test_token_f1():
+    assert token_f1("left lung", "the left lung") == 1.0
+    assert token_f1("left", "left lung") == pytest.approx(2 * 1.0 * 0.5 / 1.5)
+    assert token_f1("", "left") == 0.0
+    assert token_f1("", "") == 1.0
+    assert token_f1("右肺", "肺") == pytest.approx(2 / 3)  # CJK: one token per character
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("\\boxed{C}", "C"), ("x \\boxed{\\frac{1}{2}} y", "\\frac{1}{2}"), ("\\boxed{a} then \\boxed{b}", "b"),
+    ("\\boxed {yes}", "yes"), ("\\boxed{a", None), ("no box", None), ("", None), (None, None),
+    ("\\boxed{{nested}{x}}", "{nested}{x}"),
+])
+def test_extract_boxed(text, expected):
+    assert extract_boxed(text) == expected
