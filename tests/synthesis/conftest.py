@@ -1,71 +1,10 @@
-"""A local OpenAI-compatible server with scripted replies, and helpers to build test samples."""
+"""Fixtures: a scripted OpenAI-compatible server on 127.0.0.1 and the HTTP engine pointed at it."""
 
-from __future__ import annotations
-
-import io
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
-
-import numpy as np
 import pytest
-from PIL import Image
 
-from lingshu.schema import Sample
+from lingshu.engines.openai import OpenAIEngine
 
-
-def user_text(body: dict) -> str:
-    """The text of the last user turn of a chat-completions body (string or content parts)."""
-    content = [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
-    if isinstance(content, str):
-        return content
-    return "".join(p.get("text", "") for p in content if p["type"] == "text")
-
-
-def image_count(body: dict) -> int:
-    return sum(1 for m in body["messages"] if isinstance(m["content"], list)
-               for p in m["content"] if p["type"] == "image_url")
-
-
-class ScriptedServer:
-    """POST /v1/chat/completions answered by `script(body) -> str | int` (an int is an HTTP error status)."""
-
-    def __init__(self):
-        self.script: Callable[[dict], str | int] = lambda body: "ok"
-        self.bodies: list[dict] = []
-        self.lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with server.lock:
-                    server.bodies.append(body)
-                reply = server.script(body)
-                if isinstance(reply, int):
-                    self.send_response(reply)
-                    self.end_headers()
-                    return
-                payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def count(self) -> int:
-        with self.lock:
-            return len(self.bodies)
+from .scripted_server import ScriptedServer
 
 
 @pytest.fixture
@@ -79,19 +18,5 @@ def server():
 
 @pytest.fixture
 def engine(server):
-    from lingshu.engines.openai import OpenAIEngine
     return OpenAIEngine(model="scripted-mllm", base_url=server.url, api_key_env=None, concurrency=32,
                         max_retries=0, backoff_s=0.0)
-
-
-def png(seed: int, size: int = 32) -> bytes:
-    pixels = np.random.default_rng(seed).integers(0, 255, (size, size, 3), dtype=np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def caption_sample(i: int, caption: str, **meta) -> Sample:
-    return Sample(id=f"cap-{i}", source="test", kind="caption", images=[png(i)], modality="CT",
-                  messages=[{"role": "user", "content": "<image>\nDescribe the image."},
-                            {"role": "assistant", "content": caption}], meta=meta)

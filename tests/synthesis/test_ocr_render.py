@@ -1,9 +1,12 @@
 import io
+import json
 
 import numpy as np
 from PIL import Image
 
+from .scripted_server import user_text
 from lingshu.data.demo import demo_samples
+from lingshu.synthesis import Reject
 from lingshu.synthesis.ocr_render import OCRRender, find_font, render_text, wrap
 
 QUESTION = ("A 45-year-old man presents with crushing chest pain radiating to the left arm for two hours. "
@@ -45,3 +48,23 @@ def test_ocr_samples_from_demo_text_mcqs():
         letter = src.answer
         assert f"The answer is {letter}. {src.options['ABCD'.index(letter)]}." in s.messages[1]["content"]
         assert "Answer with the option's letter" not in s.messages[1]["content"]
+
+
+def test_model_reasoning_kept_only_on_exact_answer(server, engine, tmp_path):
+    samples = list(demo_samples("train", seed=0, num_images=0, num_text=3, planted=False))
+
+    def script(body):
+        text = user_text(body)
+        q = next(s for s in samples if s.question.splitlines()[0] in text)
+        letter = q.answer if q is not samples[2] else "Z"  # the third gets a wrong answer
+        return json.dumps({"reasoning": "Recall the physiology.", "answer": letter})
+
+    server.script = script
+    syn = OCRRender(engine, cache_path=tmp_path / "c.sqlite",
+                    strip_lines=["Answer with the option's letter from the given choices directly."])
+    out = list(syn(samples))
+    assert [o.id for o in out] == [f"{samples[0].id}-ocr", f"{samples[1].id}-ocr", samples[2].id]
+    assert isinstance(out[2], Reject) and out[2].reason == "answer mismatch"
+    assert out[0].messages[1]["content"].startswith("Recall the physiology.\n\nThe answer is ")
+    assert out[0].meta["generator"] == "scripted-mllm"
+    assert all("Answer with the option" not in user_text(b) for b in server.bodies)
