@@ -48,7 +48,7 @@ class Decontaminate(Op):
             self.refs.update({str(k): v for k, v in pairs})
         self.ngram, self.threshold = ngram, phash_threshold
         self.check_images, self.check_questions = check_images, check_questions
-        self.images: HammingTable | None = None
+        self.image_index: HammingTable | None = None
         self.grams: dict[str, str] = {}
 
     def grams_of(self, text: str) -> list[str]:
@@ -57,16 +57,16 @@ class Decontaminate(Op):
         return [" ".join(w[i:i + self.ngram]) for i in range(len(w) - self.ngram + 1)]
 
     def setup(self) -> None:
-        if self.images is not None:
+        if self.image_index is not None:
             return
-        self.images = HammingTable(self.threshold, "image")
+        self.image_index = HammingTable(self.threshold, "image")
         for name, ref in self.refs.items():
             for item_id, imgs, question in _items(_instantiate(ref)):
                 ref_id = f"{name}:{item_id}"
                 if self.check_images:
                     for b in imgs:
                         try:
-                            self.images.add([phash_bytes(b)], name, ref_id)
+                            self.image_index.add([phash_bytes(b)], name, ref_id)
                         except Exception:  # an undecodable benchmark image cannot leak
                             continue
                 if self.check_questions:
@@ -75,8 +75,10 @@ class Decontaminate(Op):
 
     def __call__(self, sample: Sample, ctx: dict) -> Verdict | None:
         self.setup()
+        if not self.refs:  # nothing selected to check against
+            return None
         if self.check_images and sample.images:
-            hit = self.images.find(phashes(sample, ctx), lambda s: True)
+            hit = self.image_index.find(phashes(sample, ctx), lambda s: True)
             if hit is not None:
                 stats(sample)["contamination"] = hit[0]
                 return Verdict("drop", f"image matches benchmark item {hit[0]}", {"match": hit[0], **hit[2]})

@@ -1,6 +1,6 @@
 """`task=curate`: read the selected sources, run the curation chain, write audited shards.
 
-Output: `{curation.output_dir or paths.run_dir/curate}/<source>/` with `shard-*.tar`, `manifest.json`
+Output: `{curation.output_dir or paths.curated_dir}/<source>/` with `shard-*.tar`, `manifest.json`
 and `rejects.jsonl`. Resume by rerunning with the same output_dir; fan out with
 `curation.partition=i curation.num_partitions=N` (then one run without `partition` merges).
 """
@@ -31,8 +31,9 @@ def build_ops(ops_cfg: Any) -> list[Op]:
 
 
 def output_dir(cfg: Any) -> Path:
-    c = cfg.curation
-    return Path(c.get("output_dir") or Path(cfg.paths.run_dir) / "curate")
+    """curation.output_dir, else paths.curated_dir (where training reads), else <run_dir>/curate."""
+    paths = cfg.get("paths") or {}
+    return Path(cfg.curation.get("output_dir") or paths.get("curated_dir") or Path(paths["run_dir"]) / "curate")
 
 
 def make_curation(cfg: Any) -> Curation:

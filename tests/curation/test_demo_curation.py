@@ -1,0 +1,106 @@
+"""The demo corpus through `curation=paper`: exactly the planted records go, nothing is lost."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+import webdataset as wds
+
+from lingshu.data import demo
+from lingshu.data.shards import iter_samples, list_shards, sha256_file
+from lingshu.tasks.curate import run
+
+from conftest import make_cfg
+
+EXPECTED_REJECTS = {
+    "demo-planted-tiny": ("min_size", "drop"),
+    "demo-planted-exact_dup": ("phash_caption", "drop"),
+    "demo-planted-near_dup": ("phash_caption", "drop"),
+    "demo-planted-corrupt": ("decode", "quarantine"),
+    "demo-planted-long_caption": ("caption_tokens", "drop"),
+}
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, tokenizer_dir):
+    tmp = tmp_path_factory.mktemp("demo")
+    cfg = make_cfg(tmp, tokenizer_dir)
+    return cfg, run(cfg)
+
+
+def test_planted_records_end_as_expected(demo_run):
+    cfg, result = demo_run
+    out = Path(result["shard_dirs"]["demo"])
+    rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
+    assert {r["id"]: (r["op"], r["action"]) for r in rejects} == EXPECTED_REJECTS
+    for r in rejects:
+        assert r["source"] == "demo" and r["reason"] and "statistic" in r
+    dup = next(r for r in rejects if r["id"] == "demo-planted-near_dup")
+    assert dup["statistic"]["duplicate_of"] == "demo-train-00000-caption"
+
+    every = [s.id for s in demo.demo_samples("train", 0)]
+    kept = [s.id for s in iter_samples([out])]
+    assert kept == [i for i in every if i not in EXPECTED_REJECTS]  # all others, in source order
+
+
+def test_manifest_balances_and_lists_real_shards(demo_run):
+    _, result = demo_run
+    out = Path(result["shard_dirs"]["demo"])
+    m = json.loads((out / "manifest.json").read_text())
+    c = m["counts"]
+    assert c["read"] == 2405 and c["kept"] == 2400 and c["quarantined"] == 1
+    assert c["read"] == c["kept"] + c["quarantined"] + sum(c["dropped"].values())
+    assert result["counts"]["demo"] == c
+    assert sum(s["count"] for s in m["shards"]) == c["kept"]
+    for s in m["shards"]:
+        assert sha256_file(out / s["name"]) == s["sha256"] and (out / s["name"]).stat().st_size == s["bytes"]
+    assert sorted(p.name for p in out.glob("*.tar")) == [p.name for p in list_shards(out)]
+    assert not (out.parent / "_work").exists() or not any((out.parent / "_work").iterdir())
+
+
+def test_shards_read_with_plain_webdataset_and_tar(demo_run):
+    _, result = demo_run
+    shards = [str(p) for p in list_shards(result["shard_dirs"]["demo"])]
+    n = 0
+    for rec in wds.WebDataset(shards, shardshuffle=False):
+        meta = json.loads(rec["json"])
+        assert rec["__key__"] == meta["id"] and meta["num_images"] == sum(k.endswith(".png") for k in rec)
+        if meta["num_images"]:
+            assert rec["0.png"].startswith(b"\x89PNG")
+            assert meta["meta"]["curation"]["min_side"] >= 64
+            assert ("phash" in meta["meta"]["curation"]) == (meta["kind"] == "caption")
+        n += 1
+    assert n == 2400
+    with tarfile.open(shards[0]) as tar:
+        names = tar.getnames()
+    assert names[0].endswith(".json") and all(tarfile.TarInfo(x) for x in names)
+
+
+def test_output_is_the_same_for_any_partitioning(tmp_path, tokenizer_dir):
+    small = {"demo": {"_target_": "lingshu.data.sources.demo.DemoSource", "seed": 0, "num_images": 40,
+                      "num_text": 10, "kind": "instruction"}}
+    hashes = []
+    for parts, workers in ((1, 1), (3, 2)):
+        cfg = make_cfg(tmp_path / f"p{parts}", tokenizer_dir, sources=small, num_partitions=parts,
+                       workers=workers, shard_max_count=64)
+        out = Path(run(cfg)["shard_dirs"]["demo"])
+        m = json.loads((out / "manifest.json").read_text())
+        hashes.append(([s["sha256"] for s in m["shards"]], m["counts"], (out / "rejects.jsonl").read_bytes()))
+    assert hashes[0] == hashes[1] and len(hashes[0][0]) > 1
+
+
+def test_decontamination_against_the_demo_benchmark(tmp_path, tokenizer_dir):
+    """The demo benchmark's test images share no pixels with training, but demo-test-00090 renders to
+    the same pHash as demo-train-00210 (two near-identical CT slices): by the paper's rule that
+    training image goes, with every question on it."""
+    cfg = make_cfg(tmp_path, tokenizer_dir)
+    cfg.benchmark = {"demo": {"_target_": "lingshu.evaluation.benchmarks.demo.DemoBenchmark", "seed": 0,
+                              "num_images": 100}}
+    out = Path(run(cfg)["shard_dirs"]["demo"])
+    rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
+    leaked = {r["id"] for r in rejects if r["op"] == "decontaminate"}
+    assert leaked == {s.id for s in demo.image_samples(210, 0, "train", *demo.image_for(210, 0, "train"))}
+    assert all("demo:demo-test-00090" in r["reason"] for r in rejects if r["op"] == "decontaminate")
