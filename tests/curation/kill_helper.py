@@ -1,0 +1,38 @@
+"""Run a small demo curation in this process and SIGKILL it after the Nth group written to any
+tar (staging in the map step, final shards in the merge step). Used by test_resume.py."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from conftest import make_cfg  # noqa: E402
+
+from lingshu.data import shards  # noqa: E402
+from lingshu.tasks.curate import run  # noqa: E402
+
+SMALL = {"demo": {"_target_": "lingshu.data.sources.demo.DemoSource", "seed": 0, "num_images": 40,
+                  "num_text": 10, "kind": "instruction"}}
+
+
+def config(root: Path, tokenizer_dir: Path):
+    return make_cfg(root, tokenizer_dir, sources=SMALL, num_partitions=3, workers=1, shard_max_count=50,
+                    output_dir=str(root / "curate"))
+
+
+if __name__ == "__main__":
+    root, tok, kill_after = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+    original, calls = shards.ShardWriter.write_raw, [0]
+
+    def write_raw(self, key, parts):
+        original(self, key, parts)
+        calls[0] += 1
+        if calls[0] == kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    shards.ShardWriter.write_raw = write_raw
+    run(config(root, tok))
