@@ -47,6 +47,12 @@ def _write_json(path: Path, obj: Any) -> None:
     tmp.replace(path)
 
 
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
+
+
 def _batches(it: Iterable, n: int) -> Iterator[list]:
     it = iter(it)
     while batch := list(islice(it, n)):
@@ -87,8 +93,10 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
             if item.id not in done:
                 yield item
 
-    bar = tqdm(desc=f"eval {name}", unit="q", disable=not progress, initial=0)
+    bar = tqdm(desc=f"eval {name}", unit="q", disable=not progress)
     with pred_path.open("a", encoding="utf-8") as fh:
+        if pred_path.stat().st_size and not _ends_with_newline(pred_path):
+            fh.write("\n")  # a killed run left half a line: start the next record on its own line
         for batch in _batches(todo(), batch_size):
             requests = []
             for item in batch:
@@ -139,11 +147,14 @@ def merge_chunks(bdir: Path, num_chunks: int, *, with_meteor: bool = True) -> di
     markers = [bdir / f"chunk.{i}-of-{num_chunks}.json" for i in range(num_chunks)]
     if not all(m.exists() for m in markers):
         return None
-    records, settings = [], None
+    rows, settings = [], None
     for i, marker in enumerate(markers):
         info = json.loads(marker.read_text(encoding="utf-8"))
         settings = info["settings"]
-        records += _records_for(bdir / _chunk_name(num_chunks, i), info["ids"])
+        by_id = {r["id"]: r for r in _read_jsonl(bdir / _chunk_name(num_chunks, i))}
+        # chunk i holds rows i, i + n, i + 2n, ...: interleave back into benchmark order
+        rows += [(i + k * num_chunks, by_id[rid]) for k, rid in enumerate(info["ids"]) if rid in by_id]
+    records = [r for _, r in sorted(rows, key=lambda x: x[0])]
     tmp = bdir / f"predictions.jsonl.tmp{os.getpid()}"
     with tmp.open("w", encoding="utf-8") as fh:
         for r in records:

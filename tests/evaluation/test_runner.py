@@ -1,0 +1,138 @@
+"""The evaluation runner end to end on the demo benchmark: predictions, metrics, resume,
+data-parallel chunks, and replay reproducing hand-computed accuracy."""
+
+import json
+
+import pytest
+
+from lingshu.engines.replay import ReplayEngine
+from lingshu.evaluation.benchmarks.demo import DemoBenchmark
+from lingshu.evaluation.runner import evaluate
+from lingshu.schema import BenchmarkItem
+
+
+class CountingEngine:
+    """Answers every MCQ with A and everything else with 'yes'; counts requests."""
+
+    def __init__(self):
+        self.seen = []
+
+    def generate(self, requests):
+        self.seen += [r.id for r in requests]
+        return ["A" if "Options:" in r.messages[0]["content"] else "yes" for r in requests]
+
+
+class ListBenchmark:
+    name = "toy"
+    max_images = 1
+
+    def __init__(self, items):
+        self.items = items
+
+    def load(self):
+        yield from self.items
+
+
+def toy_items():
+    opts = ["CT", "MRI", "X-ray"]
+    return [
+        BenchmarkItem(id="m1", benchmark="toy", question="q", answer="A", answer_type="mcq", options=opts),
+        BenchmarkItem(id="m2", benchmark="toy", question="q", answer="B", answer_type="mcq", options=opts),
+        BenchmarkItem(id="m3", benchmark="toy", question="q", answer="C", answer_type="mcq", options=opts),
+        BenchmarkItem(id="m4", benchmark="toy", question="q", answer="MRI", answer_type="mcq", options=opts),
+        BenchmarkItem(id="c1", benchmark="toy", question="q", answer="yes", answer_type="closed"),
+        BenchmarkItem(id="c2", benchmark="toy", question="q", answer="no", answer_type="closed"),
+        BenchmarkItem(id="c3", benchmark="toy", question="q", answer="left", answer_type="closed"),
+        BenchmarkItem(id="o1", benchmark="toy", question="q", answer="pleural effusion", answer_type="open"),
+        BenchmarkItem(id="o2", benchmark="toy", question="q", answer="liver", answer_type="open"),
+    ]
+
+
+def read(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_replay_reproduces_hand_computed_accuracy(tmp_path):
+    responses = {"m1": "A", "m2": "The answer is (B)", "m3": "", "m4": "MRI",      # mcq: 3/4, 1 unparsed
+                 "c1": "Yes.", "c2": "unknown", "c3": "left",                       # closed: 2/3, 1 unparsed
+                 "o1": "pleural effusion", "o2": "the spleen"}                      # open exact: 1/2
+    f = tmp_path / "elsewhere.jsonl"
+    f.write_text("".join(json.dumps({"id": k, "response": v}) + "\n" for k, v in responses.items()))
+    m = evaluate({"toy": ListBenchmark(toy_items())}, ReplayEngine(str(f)), tmp_path / "eval", progress=False)["toy"]
+    assert m["mcq_accuracy"] == pytest.approx(75.0)
+    assert m["closed_accuracy"] == pytest.approx(200 / 3)
+    assert m["open_exact"] == pytest.approx(50.0) and m["open_accuracy"] == pytest.approx(50.0)
+    assert m["open_f1"] == pytest.approx(50.0)
+    assert m["accuracy"] == pytest.approx(100 * 6 / 9)
+    assert m["unparsed"] == 2 and m["correct"] == 6
+    recs = read(tmp_path / "eval" / "toy" / "predictions.jsonl")
+    assert [r["id"] for r in recs] == list(responses)
+    assert {"id", "response", "extracted", "correct"} <= set(recs[0])
+    saved = json.loads((tmp_path / "eval" / "toy" / "metrics.json").read_text())
+    assert saved["accuracy"] == pytest.approx(m["accuracy"])
+    assert saved["settings"]["prompts"]["mcq"] == "Answer with the option's letter from the given choices directly."
+
+
+def test_demo_benchmark_metrics(tmp_path):
+    m = evaluate({"demo": DemoBenchmark(seed=0, num_images=8)}, CountingEngine(), tmp_path, progress=False,
+                 with_meteor=False)["demo"]
+    # 8 images: 8 yes/no (4 yes), 4 side, 8 open, 8 mcq (modality index = (i // 2) % 4 -> A for i in 0,1), 8 reports
+    assert m["closed_n"] == 12 and m["closed_accuracy"] == pytest.approx(100 * 4 / 12)
+    assert m["mcq_n"] == 8 and m["mcq_accuracy"] == pytest.approx(100 * 2 / 8)
+    assert m["open_n"] == 8 and m["open_accuracy"] == 0.0
+    assert m["report_n"] == 8 and m["rouge_l"] >= 0
+    assert set(m["by_category"]) == {"language", "modality", "question_type"}
+
+
+def test_resume_skips_answered_ids(tmp_path):
+    items = toy_items()
+    first = CountingEngine()
+    evaluate({"toy": ListBenchmark(items)}, first, tmp_path, limit=4, batch_size=2, progress=False)
+    assert first.seen == ["m1", "m2", "m3", "m4"]
+    # simulate a run killed mid-line: the torn record is redone, the rest kept
+    pred = tmp_path / "toy" / "predictions.jsonl"
+    pred.write_text(pred.read_text() + '{"id": "c1", "resp')
+    second = CountingEngine()
+    m = evaluate({"toy": ListBenchmark(items)}, second, tmp_path, batch_size=2, progress=False)["toy"]
+    assert second.seen == ["c1", "c2", "c3", "o1", "o2"]
+    assert m["n"] == 9
+    third = CountingEngine()
+    evaluate({"toy": ListBenchmark(items)}, third, tmp_path, progress=False)
+    assert third.seen == []
+
+
+def test_chunks_merge_into_one_result(tmp_path):
+    items = toy_items()
+    whole = evaluate({"toy": ListBenchmark(items)}, CountingEngine(), tmp_path / "one", progress=False)["toy"]
+    engines = [CountingEngine() for _ in range(3)]
+    results = [evaluate({"toy": ListBenchmark(items)}, e, tmp_path / "three", num_chunks=3, chunk_idx=i, progress=False)
+               for i, e in enumerate(engines)]
+    assert results[0] == {} and results[1] == {}  # not all chunks done yet
+    assert sorted(sum((e.seen for e in engines), [])) == sorted(i.id for i in items)
+    merged = results[2]["toy"]
+    assert merged["accuracy"] == pytest.approx(whole["accuracy"]) and merged["n"] == 9
+    assert [r["id"] for r in read(tmp_path / "three" / "toy" / "predictions.jsonl")] == [i.id for i in items]
+
+
+def test_duplicate_ids_rejected(tmp_path):
+    items = toy_items()[:2] + toy_items()[:1]
+    with pytest.raises(ValueError, match="duplicate"):
+        evaluate({"toy": ListBenchmark(items)}, CountingEngine(), tmp_path, progress=False)
+
+
+def test_judge_applied_to_open_items(tmp_path):
+    class Judge:
+        def __init__(self):
+            self.calls = []
+
+        def judge(self, triples):
+            self.calls += triples
+            return [{"correct": r == a, "raw": ""} for _, a, r in triples]
+
+    class Echo:
+        def generate(self, requests):
+            return ["pleural effusion" if r.id == "o1" else "yes" for r in requests]
+    j = Judge()
+    m = evaluate({"toy": ListBenchmark(toy_items())}, Echo(), tmp_path, judge=j, progress=False)["toy"]
+    assert [t[1] for t in j.calls] == ["pleural effusion", "liver"]  # only open questions
+    assert m["open_accuracy"] == pytest.approx(50.0) and m["open_scored_by"] == "judge"
