@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
@@ -33,11 +34,14 @@ class Server(ThreadingHTTPServer):
 
 
 class ScriptedServer:
-    """POST /v1/chat/completions answered by `script(body) -> str | int` (an int is an HTTP error status)."""
+    """POST /v1/chat/completions answered by `script(body) -> str | int` (an int is an HTTP error status)
+    after `delay_s`; records every body and the peak number of requests in flight."""
 
     def __init__(self):
         self.script: Callable[[dict], str | int] = lambda body: "ok"
+        self.delay_s = 0.0
         self.bodies: list[dict] = []
+        self.in_flight = self.peak_in_flight = 0
         self.lock = threading.Lock()
         server = self
 
@@ -46,7 +50,12 @@ class ScriptedServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with server.lock:
                     server.bodies.append(body)
+                    server.in_flight += 1
+                    server.peak_in_flight = max(server.peak_in_flight, server.in_flight)
+                time.sleep(server.delay_s)
                 reply = server.script(body)
+                with server.lock:
+                    server.in_flight -= 1
                 if isinstance(reply, int):
                     self.send_response(reply)
                     self.end_headers()

@@ -71,3 +71,10 @@ def test_rerun_of_successful_batch_sends_nothing(server, engine, tmp_path):
     assert server.count == 40
     run(engine, tmp_path / "c.sqlite", samples)
     assert server.count == 40
+
+
+def test_at_least_32_requests_in_flight(server, engine, tmp_path):
+    server.script = script
+    server.delay_s = 0.4  # slow replies: the client must keep many open at once
+    run(engine, None, [caption_sample(i, "VALID caption") for i in range(64)])
+    assert server.count == 64 and server.peak_in_flight == 32  # the engine's configured concurrency
