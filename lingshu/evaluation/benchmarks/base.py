@@ -21,15 +21,16 @@ class Benchmark:
     name = "benchmark"
     example_path = "/data/benchmark"
     max_images = 1
+    default_split = "test"
 
-    def __init__(self, path: str | None = None, split: str = "test", max_images: int | None = None):
+    def __init__(self, path: str | None = None, split: str | None = None, max_images: int | None = None):
         if not path:
             raise BenchmarkPathError(f"benchmark {self.name}: no path set; add benchmark.{self.name}.path={self.example_path}")
         self.path = Path(path).expanduser()
         if not self.path.exists():
             raise BenchmarkPathError(f"benchmark {self.name}: path {self.path} does not exist; "
                                      f"set benchmark.{self.name}.path={self.example_path}")
-        self.split = split
+        self.split = split or self.default_split
         if max_images is not None:
             self.max_images = max_images
 

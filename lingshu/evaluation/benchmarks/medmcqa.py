@@ -14,6 +14,7 @@ RELEASE_NAMES = {"validation": "dev", "test": "test", "train": "train"}
 class MedMCQA(Benchmark):
     name = "medmcqa"
     example_path = "/data/medmcqa"
+    default_split = "validation"
 
     def load(self) -> Iterator[BenchmarkItem]:
         release = RELEASE_NAMES.get(self.split, self.split)

@@ -19,7 +19,7 @@ class MMLUMed(Benchmark):
     name = "mmlu_med"
     example_path = "/data/mmlu"
 
-    def __init__(self, path: str | None = None, split: str = "test", subjects: list[str] | None = None,
+    def __init__(self, path: str | None = None, split: str | None = None, subjects: list[str] | None = None,
                  max_images: int | None = None):
         super().__init__(path, split, max_images)
         self.subjects = tuple(subjects or SUBJECTS)

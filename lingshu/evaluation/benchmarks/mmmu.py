@@ -18,6 +18,7 @@ SUBJECTS = ("Basic_Medical_Science", "Clinical_Medicine", "Diagnostics_and_Labor
 class MMMUMed(Benchmark):
     name = "mmmu_med"
     example_path = "/data/MMMU"
+    default_split = "validation"
     max_images = 6
 
     def load(self) -> Iterator[BenchmarkItem]:

@@ -15,6 +15,7 @@ SPLIT_DIRS = {"open_access": "Open-access", "restricted_access": "Restricted-acc
 class OmniMedVQA(Benchmark):
     name = "omnimedvqa"
     example_path = "/data/OmniMedVQA"
+    default_split = "open_access"
 
     def load(self) -> Iterator[BenchmarkItem]:
         sub = SPLIT_DIRS.get(self.split, self.split)

@@ -14,7 +14,7 @@ class SLAKE(Benchmark):
     name = "slake"
     example_path = "/data/SLAKE"
 
-    def __init__(self, path: str | None = None, split: str = "test", languages: list[str] | None = None,
+    def __init__(self, path: str | None = None, split: str | None = None, languages: list[str] | None = None,
                  max_images: int | None = None):
         super().__init__(path, split, max_images)
         self.languages = set(languages or ("en", "zh"))

@@ -14,7 +14,7 @@ class SuperGPQAMed(Benchmark):
     name = "supergpqa_med"
     example_path = "/data/SuperGPQA"
 
-    def __init__(self, path: str | None = None, split: str = "test", discipline: str = "Medicine",
+    def __init__(self, path: str | None = None, split: str | None = None, discipline: str = "Medicine",
                  max_images: int | None = None):
         super().__init__(path, split, max_images)
         self.discipline = discipline
