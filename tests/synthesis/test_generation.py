@@ -1,7 +1,7 @@
 import pickle
 
 import pytest
-from omegaconf import OmegaConf
+from hydra import compose, initialize_config_dir
 
 from lingshu.data.demo import demo_samples
 from lingshu.engines.base import GenerationRequest
@@ -9,6 +9,8 @@ from lingshu.schema import Sample
 from lingshu.synthesis import Reject, apply, build_synthesizers
 from lingshu.synthesis.generation import Generator, Job, Retry, fill, parse_json_object, request_key
 from lingshu.synthesis.prompted import PROMPT_DIR
+
+CONF_DIR = PROMPT_DIR.parents[1]
 
 
 class ListEngine:
@@ -72,33 +74,31 @@ def test_synthesizer_with_cache_pickles_for_worker_processes(tmp_path):
     assert clone.engine.requests == 1  # answered from the shared on-disk cache
 
 
-def conf(name: str, **over):
-    node = OmegaConf.load(f"conf/synthesis/{name}.yaml")
-    return OmegaConf.merge(node, over)
+NAMES = ["template_vqa", "ocr_render", "self_instruct_vqa", "long_caption", "cot_distill", "dialogue_clean"]
+
+
+def compose_synthesis(*overrides: str):
+    """Compose `synthesis=[...]` from conf/ the way launch.py does (the package headers included)."""
+    with initialize_config_dir(str(CONF_DIR), version_base=None):
+        return compose(overrides=["+seed=5", *overrides]).synthesis
 
 
 def test_every_config_builds(server, tmp_path, monkeypatch):
     monkeypatch.setenv("LINGSHU_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("LINGSHU_SYNTHESIS_BASE_URL", server.url)
-    names = ["template_vqa", "ocr_render", "self_instruct_vqa", "long_caption", "cot_distill", "dialogue_clean"]
-    root = OmegaConf.create({"seed": 5, "synthesis": {}})
-    for name in names:
-        root.synthesis[name] = conf(name)
-        if "engine" in root.synthesis[name] and root.synthesis[name].engine:
-            root.synthesis[name].engine.api_key_env = None
-    syns = build_synthesizers(root.synthesis)
-    assert list(syns) == names and all(syns[n].name == n for n in names)
-    assert syns["template_vqa"].seed == 5
+    no_key = [f"synthesis.{n}.engine.api_key_env=null" for n in NAMES[2:]]
+    syns = build_synthesizers(compose_synthesis(f"+synthesis=[{','.join(NAMES)}]", *no_key))
+    assert list(syns) == NAMES and all(syns[n].name == n for n in NAMES)
+    assert syns["template_vqa"].seed == 5 and syns["ocr_render"].generator is None
     assert syns["cot_distill"].generator.model == "gpt-4.1"
+    assert syns["cot_distill"].generator.engine.base_url == server.url
     assert syns["cot_distill"].generator.cache.path == str(tmp_path / "synthesis" / "cot_distill.sqlite")
-    assert all(p.parent == PROMPT_DIR for p in PROMPT_DIR.glob("*.txt"))
-    for syn in syns.values():  # every prompt file named in a config exists and is non-empty
-        assert all(getattr(syn, "prompts", {"x": "ok"}).values())
+    for syn in syns.values():  # every prompt file a config names exists and says something
+        assert all(getattr(syn, "prompts", {"none": "ok"}).values())
 
 
 def test_apply_passes_inputs_and_runs_several_synthesizers_in_one_pass():
-    root = OmegaConf.create({"synthesis": {"template_vqa": conf("template_vqa"), "ocr_render": conf("ocr_render")}})
-    syns = build_synthesizers(root.synthesis)
+    syns = build_synthesizers(compose_synthesis("+synthesis=[template_vqa,ocr_render]"))
     consumed = []
 
     def stream():

@@ -1,0 +1,44 @@
+"""Writing synthesized samples next to curated shards, with their rejects and counts."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from lingshu.data.shards import ShardWriter
+from lingshu.schema import Sample
+from lingshu.synthesis.base import Synthesizer, apply
+from lingshu.synthesis.records import Reject
+
+
+def write_synthesized(synthesizers: Mapping[str, Synthesizer], samples: Iterable[Sample], out_dir: str | Path,
+                      prefix: str = "synth", max_count: int = 1000, chunk_size: int = 256) -> dict:
+    """Synthesize from `samples` into `out_dir/<prefix>-*.tar`; rejects go to `<prefix>_rejects.jsonl`.
+
+    Returns `{"shards": [...], "counts": {...}}` for the caller's manifest: shard entries in
+    ShardWriter's format, and per synthesizer the samples made and the rejects by reason. A rerun
+    rewrites the files (model replies come from the synthesizers' caches, so it sends no request).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in [*out.glob(f"{prefix}-*.tar"), *out.glob(f"{prefix}-*.tar.tmp")]:
+        stale.unlink()
+    made: Counter = Counter()
+    rejected: dict[str, Counter] = {name: Counter() for name in synthesizers}
+    rejects_tmp = out / f"{prefix}_rejects.jsonl.tmp"
+    with ShardWriter(out, prefix=prefix, max_count=max_count) as writer, open(rejects_tmp, "w", encoding="utf-8") as rj:
+        for item in apply(synthesizers, samples, keep_inputs=False, chunk_size=chunk_size):
+            if isinstance(item, Reject):
+                rejected[item.op][item.reason.split(":")[0]] += 1
+                rj.write(json.dumps(item.to_json(), ensure_ascii=False) + "\n")
+            else:
+                made[item.meta["synthesis"]] += 1
+                writer.write(item)
+        shards = writer.close()
+    os.replace(rejects_tmp, out / f"{prefix}_rejects.jsonl")
+    counts = {name: {"synthesized": made[name], "rejected": dict(rejected[name]),
+                     "stats": dict(syn.stats)} for name, syn in synthesizers.items()}
+    return {"shards": shards, "counts": counts}
