@@ -14,6 +14,9 @@ KINDS = ("caption", "vqa", "mcq", "reasoning", "text", "report", "dialogue")
 ANSWER_TYPES = ("closed", "open", "mcq", "report")
 IMAGE_TOKEN = "<image>"
 LETTERS = "ABCDEFGHIJ"
+# The answer layout RL rewards (format component) and reasoning data teach.
+THINK_ANSWER_INSTRUCTION = ("First think step by step inside <think> </think>, "
+                            "then give the final answer inside <answer> </answer>.")
 
 
 def option_letter(index: int) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from lingshu.schema import BenchmarkItem, Sample, LETTERS
+from lingshu.schema import LETTERS, THINK_ANSWER_INSTRUCTION, BenchmarkItem, Sample
 
 MODALITIES = ("chest radiograph", "CT slice", "MRI slice", "histology patch")
 MCQ_OPTIONS = ["X-ray", "CT", "MRI", "Histopathology"]  # fixed order: the letter follows the modality
@@ -138,7 +138,21 @@ def image_samples(index: int, seed: int, split: str, lab: Labels, img: bytes) ->
     ]
     if lab.lesion:
         out.insert(2, _vqa(f"{base}-side", img, lab, SIDE_PROMPT, lab.side, "closed", meta=meta))
+    if index % 3 == 1:  # a third of the images also teach the <think>/<answer> layout RL rewards
+        out.append(reasoning_sample(f"{base}-reasoning", img, lab, index, meta))
     return out
+
+
+def reasoning_sample(sid: str, img: bytes, lab: Labels, index: int, meta: dict) -> Sample:
+    """A closed question answered as `<think>evidence</think><answer>answer</answer>`."""
+    if (index // 3) % 2 == 0:
+        q, a = YESNO_PROMPT, "yes" if lab.lesion else "no"
+    else:
+        q, a = OPEN_PROMPT, MODALITIES[lab.modality]
+    think = f"The image looks like a {MODALITIES[lab.modality]}. " + (
+        f"There is a {lab.size} lesion on the {lab.side} side." if lab.lesion else "No focal lesion is visible.")
+    return _vqa(sid, img, lab, f"{q}\n{THINK_ANSWER_INSTRUCTION}", f"<think>{think}</think><answer>{a}</answer>",
+                "closed" if a in ("yes", "no") else "open", kind="reasoning", meta=meta)
 
 
 # Text-only medical MCQs written for the demo: (question, answer, distractors).
@@ -230,7 +244,7 @@ def demo_benchmark_items(seed: int = 0, num_images: int = 100, kinds=("closed", 
     """The held-out test split as BenchmarkItems (no image is shared with the train split)."""
     qtype = {"yesno": "yes/no", "side": "side", "open": "modality", "mcq": "modality", "report": "report"}
     for s in demo_samples("test", seed, num_images, num_text=0, planted=False):
-        if s.kind == "caption" or s.answer_type not in kinds:
+        if s.kind in ("caption", "reasoning") or s.answer_type not in kinds:
             continue
         suffix = s.id.rsplit("-", 1)[1]
         question = s.question
