@@ -145,7 +145,7 @@ def image_samples(index: int, seed: int, split: str, lab: Labels, img: bytes) ->
 
 def reasoning_sample(sid: str, img: bytes, lab: Labels, index: int, meta: dict) -> Sample:
     """A closed question answered as `<think>evidence</think><answer>answer</answer>`."""
-    if (index // 3) % 2 == 0:
+    if (index // 6) % 2 == 0:  # yes/no on half of them (balanced yes and no)
         q, a = YESNO_PROMPT, "yes" if lab.lesion else "no"
     else:
         q, a = OPEN_PROMPT, MODALITIES[lab.modality]
