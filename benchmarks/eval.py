@@ -1,0 +1,110 @@
+"""Evaluation-kit throughput on one CPU core.
+
+1. Scoring 100,000 MCQ predictions (OmniMedVQA size): extraction + aggregation. Goal: < 10 s.
+2. Report metrics on 3,858 report pairs: lingshu (BLEU-1..4, ROUGE-L, CIDEr-D) against
+   pycocoevalcap (Bleu, Cider, Rouge) on the same tokens. Goal: no slower.
+
+    python benchmarks/eval.py [--mcq 100000] [--reports 3858] [--out benchmarks/results/eval.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import time
+from pathlib import Path
+
+from lingshu.evaluation.metrics import aggregate, score_prediction
+from lingshu.evaluation.report_metrics import reference_report, report_scores, tokenize_report
+from lingshu.schema import LETTERS, BenchmarkItem
+
+FORMS = ["{L}", "({L})", "{L}.", "{L}) {T}", "**{L}**", "Answer: {L}", "The answer is {L}", "<answer>{L}</answer>",
+         "\\boxed{{{L}}}", "{T}", "I think the answer is ({L}) {T} because the image shows it.", "", "{L} or {M}"]
+WORDS = ("the lungs are clear there is no pleural effusion or pneumothorax heart size is normal mild cardiomegaly "
+         "right lower lobe opacity may represent atelectasis or pneumonia no acute osseous abnormality stable "
+         "postoperative changes of the sternum degenerative changes of the thoracic spine").split()
+
+
+def mcq_workload(n: int, rng: random.Random):
+    opts = ["X-ray", "CT", "MRI", "Ultrasound"]
+    items, responses = [], []
+    for i in range(n):
+        gold = rng.randrange(4)
+        said = gold if rng.random() < 0.6 else rng.randrange(4)
+        form = FORMS[i % len(FORMS)]
+        items.append(BenchmarkItem(id=str(i), benchmark="omnimedvqa", question="q", answer=LETTERS[gold],
+                                   answer_type="mcq", options=opts, categories={"modality": opts[gold]}))
+        responses.append(form.format(L=LETTERS[said], T=opts[said], M=LETTERS[(said + 1) % 4]))
+    return items, responses
+
+
+def report_workload(n: int, rng: random.Random):
+    def text(k):
+        return " ".join(rng.choice(WORDS) for _ in range(k)).replace(" is ", " is . ", 1)
+    refs = [reference_report(text(rng.randint(20, 60)), text(rng.randint(5, 20))) for _ in range(n)]
+    hyps = [reference_report(text(rng.randint(15, 60)), text(rng.randint(3, 20))) for _ in range(n)]
+    return hyps, refs
+
+
+def time_mcq(n: int) -> dict:
+    items, responses = mcq_workload(n, random.Random(0))
+    t0 = time.perf_counter()
+    recs = [score_prediction(it, r) for it, r in zip(items, responses)]
+    m = aggregate(recs)
+    seconds = time.perf_counter() - t0
+    return {"predictions": n, "seconds": seconds, "per_second": n / seconds, "accuracy": m["accuracy"],
+            "unparsed": m["unparsed"]}
+
+
+def time_reports(n: int) -> dict:
+    hyps, refs = report_workload(n, random.Random(1))
+    t0 = time.perf_counter()
+    ours = report_scores(hyps, refs, with_meteor=False)
+    ours_s = time.perf_counter() - t0
+    out = {"pairs": n, "lingshu_seconds": ours_s, "lingshu": ours}
+    try:
+        from pycocoevalcap.bleu.bleu import Bleu
+        from pycocoevalcap.cider.cider import Cider
+        from pycocoevalcap.rouge.rouge import Rouge
+    except ImportError:
+        return out
+    res = {i: [" ".join(tokenize_report(h))] for i, h in enumerate(hyps)}
+    gts = {i: [" ".join(tokenize_report(r))] for i, r in enumerate(refs)}
+    t0 = time.perf_counter()
+    bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+    cider, _ = Cider().compute_score(gts, res)
+    Rouge().compute_score(gts, res)
+    out["pycocoevalcap_seconds"] = time.perf_counter() - t0
+    out["max_abs_diff_bleu_cider"] = max([abs(ours[f"bleu_{k + 1}"] - 100 * bleu[k]) for k in range(4)]
+                                         + [abs(ours["cider"] - 100 * cider)])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mcq", type=int, default=100_000)
+    ap.add_argument("--reports", type=int, default=3858)
+    ap.add_argument("--out", default="benchmarks/results/eval.json")
+    args = ap.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+    mcq = time_mcq(args.mcq)
+    rep = time_reports(args.reports)
+    rows = [(f"score {mcq['predictions']:,} MCQ predictions", mcq["seconds"]),
+            (f"report metrics, lingshu ({rep['pairs']:,} pairs)", rep["lingshu_seconds"])]
+    if "pycocoevalcap_seconds" in rep:
+        rows.append((f"report metrics, pycocoevalcap ({rep['pairs']:,} pairs)", rep["pycocoevalcap_seconds"]))
+    print(f"{'workload (one core)':<48} {'seconds':>8}")
+    for name, sec in rows:
+        print(f"{name:<48} {sec:>8.2f}")
+    if "max_abs_diff_bleu_cider" in rep:
+        print(f"max |lingshu - pycocoevalcap| on BLEU/CIDEr: {rep['max_abs_diff_bleu_cider']:.2e}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"mcq": mcq, "reports": rep}, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
