@@ -151,8 +151,10 @@ def reasoning_sample(sid: str, img: bytes, lab: Labels, index: int, meta: dict) 
         q, a = OPEN_PROMPT, MODALITIES[lab.modality]
     think = f"The image looks like a {MODALITIES[lab.modality]}. " + (
         f"There is a {lab.size} lesion on the {lab.side} side." if lab.lesion else "No focal lesion is visible.")
-    return _vqa(sid, img, lab, f"{q}\n{THINK_ANSWER_INSTRUCTION}", f"<think>{think}</think><answer>{a}</answer>",
-                "closed" if a in ("yes", "no") else "open", kind="reasoning", meta=meta)
+    s = _vqa(sid, img, lab, f"{q}\n{THINK_ANSWER_INSTRUCTION}", f"<think>{think}</think><answer>{a}</answer>",
+             "closed" if a in ("yes", "no") else "open", kind="reasoning", meta=meta)
+    s.answer = a  # the verifiable answer; the assistant turn carries the reasoning
+    return s
 
 
 # Text-only medical MCQs written for the demo: (question, answer, distractors).

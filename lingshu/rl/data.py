@@ -1,0 +1,100 @@
+"""RL prompts from curated samples (LINGSHU.md section 5): verifiable answers only, word/phrase MCQs
+rewritten as open questions, yes/no downsampled, groups balanced by modality and question type,
+and a prompt that asks for the <think>/<answer> layout."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from lingshu.evaluation.extract import normalize_answer
+from lingshu.schema import IMAGE_TOKEN, LETTERS, THINK_ANSWER_INSTRUCTION, Sample, stable_id
+
+MCQ_INSTRUCTION = re.compile(r"\n?Answer with the option's letter from the given choices directly\.?\s*$")
+OPTION_LINE = re.compile(r"^\s*(?:Options:\s*)?[A-J][.)]\s.*$", re.M)
+
+
+@dataclass
+class RLData:
+    mixture: dict[str, list[str] | None] = field(default_factory=lambda: {"demo": None})  # source -> kinds
+    yes_no_fraction: float = 0.05  # the paper keeps ~5% of yes/no questions
+    mcq_to_open: bool = True  # MCQs whose answer is a word or phrase become open questions
+    max_phrase_words: int = 4
+    balance: bool = True  # cap every (modality, question type) group at the median group size
+    max_prompts: int | None = None
+    heldout_prompts: int = 64  # kept aside to measure reward before and after RL
+
+
+def question_type(s: Sample) -> str:
+    if s.answer_type == "closed" and normalize_answer(s.answer or "") in ("yes", "no"):
+        return "yes/no"
+    return s.answer_type or "other"
+
+
+def to_open(s: Sample, max_words: int) -> Sample | None:
+    """An MCQ whose correct option is a short phrase, asked without options (paper rule)."""
+    letter = (s.answer or "").strip().upper()
+    if not s.options or letter not in LETTERS[: len(s.options)]:
+        return None
+    text = s.options[LETTERS.index(letter)].strip()
+    if len(text.split()) > max_words:
+        return None
+    user = s.messages[0]["content"]
+    stem = OPTION_LINE.sub("", MCQ_INSTRUCTION.sub("", user)).strip()
+    return Sample(id=s.id + "-open", source=s.source, kind="vqa", images=s.images, answer=text, answer_type="open",
+                  modality=s.modality, messages=[{"role": "user", "content": stem}],
+                  meta={**s.meta, "rewritten_from": "mcq"})
+
+
+def as_prompt(s: Sample) -> Sample:
+    """The sample's question (its first user turn) plus the format instruction; no assistant turn."""
+    user = MCQ_INSTRUCTION.sub("", s.messages[0]["content"]).rstrip()
+    if THINK_ANSWER_INSTRUCTION not in user:
+        user = f"{user}\n{THINK_ANSWER_INSTRUCTION}"
+    if s.images and IMAGE_TOKEN not in user:
+        raise ValueError(f"sample {s.id}: images without <image> placeholders in the first user turn")
+    return Sample(id=s.id, source=s.source, kind=s.kind, images=s.images, answer=s.answer, options=s.options,
+                  answer_type=s.answer_type, modality=s.modality, messages=[{"role": "user", "content": user}],
+                  meta=dict(s.meta))
+
+
+def build_prompts(samples: Iterable[Sample], cfg: RLData, seed: int) -> tuple[list[Sample], dict]:
+    """(prompts, counts of what was kept, rewritten and dropped, by reason)."""
+    counts: dict[str, int] = defaultdict(int)
+    groups: dict[tuple, list[Sample]] = defaultdict(list)
+    for s in samples:
+        counts["read"] += 1
+        if s.answer is None or s.answer_type not in ("mcq", "closed", "open") or s.kind in ("caption", "report"):
+            counts["dropped_unverifiable"] += 1
+            continue
+        if s.answer_type == "mcq" and cfg.mcq_to_open:
+            opened = to_open(s, cfg.max_phrase_words)
+            if opened is not None:
+                s = opened
+                counts["mcq_rewritten_open"] += 1
+        if question_type(s) == "yes/no":  # deterministic per id, whatever the order
+            if random.Random(stable_id(seed, s.id)).random() >= cfg.yes_no_fraction:
+                counts["dropped_yes_no_downsampled"] += 1
+                continue
+        groups[(s.modality, question_type(s))].append(as_prompt(s))
+    cap = None
+    if cfg.balance and groups:
+        sizes = sorted(len(v) for v in groups.values())
+        cap = sizes[len(sizes) // 2]
+    rng = random.Random(seed)
+    prompts = []
+    for key in sorted(groups, key=str):
+        members = groups[key]
+        if cap is not None and len(members) > cap:
+            members = rng.sample(members, cap)
+            counts["dropped_balance"] += len(groups[key]) - cap
+        prompts.extend(members)
+    rng.shuffle(prompts)
+    if cfg.max_prompts is not None and len(prompts) > cfg.max_prompts:
+        counts["dropped_max_prompts"] += len(prompts) - cfg.max_prompts
+        prompts = prompts[: cfg.max_prompts]
+    counts["kept"] = len(prompts)
+    return prompts, dict(counts)
