@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from lingshu.schema import LETTERS, Sample
+from lingshu.schema import LETTERS, THINK_ANSWER_INSTRUCTION, Sample
 from lingshu.synthesis.base import Output
 from lingshu.synthesis.generation import Drop, Job, Retry, fill, parse_json_object
 from lingshu.synthesis.prompted import PromptedSynthesizer
@@ -43,9 +43,11 @@ def reference_answer(s: Sample) -> str:
 class CoTDistill(PromptedSynthesizer):
     name = "cot_distill"
 
-    def __init__(self, engine, prompts=None, response_format: str = "<think>\n{reasoning}\n</think>\n{answer}", **kw):
+    def __init__(self, engine, prompts=None, response_format: str = "<think>{reasoning}</think><answer>{answer}</answer>",
+                 instruction: str | None = THINK_ANSWER_INSTRUCTION, **kw):
         super().__init__(engine, prompts or DEFAULT_PROMPTS, **kw)
         self.response_format = response_format
+        self.instruction = instruction  # appended to the question, so the sample asks for the layout it shows
 
     def accepts(self, sample: Sample) -> bool:
         return sample.kind in ("vqa", "mcq") and bool(sample.answer) and sample.answer_type in ("mcq", "closed", "open")
@@ -71,7 +73,9 @@ class CoTDistill(PromptedSynthesizer):
                 continue
             response = fill(self.response_format, reasoning=d.value["reasoning"], answer=s.answer)
             first_reply = next((i for i, m in enumerate(s.messages) if m["role"] == "assistant"), len(s.messages))
-            user = s.messages[:first_reply]
+            user = [dict(m) for m in s.messages[:first_reply]]
+            if self.instruction:
+                user[-1]["content"] = f"{user[-1]['content']}\n{self.instruction}"
             yield Sample(id=f"{s.id}-cot", source=s.source, kind="reasoning", images=list(s.images),
                          messages=user + [{"role": "assistant", "content": response}], answer=s.answer,
                          options=s.options, answer_type=s.answer_type, modality=s.modality,

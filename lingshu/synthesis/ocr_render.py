@@ -84,6 +84,7 @@ def render_text(text: str, width: int = 896, font_size: int = 28, margin: int = 
 
 class OCRRender(PromptedSynthesizer):
     name = "ocr_render"
+    requires_engine = False
 
     def __init__(self, engine=None, prompts=None,
                  instruction: str = "Read the question in the image, explain it, and answer it.",

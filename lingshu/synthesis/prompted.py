@@ -23,7 +23,7 @@ def load_prompt(name: str, prompt_dir: str | Path | None = None) -> str:
 
 
 class PromptedSynthesizer(Synthesizer):
-    """`engine=None` is allowed for synthesizers with a rule-based mode (OCR); the others require one."""
+    requires_engine = True  # False for synthesizers with a rule-based mode (OCR)
 
     def __init__(self, engine: Engine | None, prompts: Mapping[str, str], prompt_dir: str | None = None,
                  model: str | None = None, cache_path: str | None = None, retries: int = 2,
@@ -31,6 +31,8 @@ class PromptedSynthesizer(Synthesizer):
                  temperature: float = 0.0, seed: int = 0, engine_retries: int = 3, backoff_s: float = 2.0,
                  name: str | None = None):
         super().__init__(name)
+        if engine is None and self.requires_engine:
+            raise ValueError(f"{name or self.name} needs an engine (set synthesis.{name or self.name}.engine)")
         self.prompts = {step: load_prompt(file, prompt_dir) for step, file in prompts.items()}
         self.generator = None
         if engine is not None:

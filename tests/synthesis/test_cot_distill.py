@@ -1,6 +1,6 @@
 import json
 
-from lingshu.schema import Sample
+from lingshu.schema import THINK_ANSWER_INSTRUCTION, Sample
 from lingshu.synthesis import Reject, apply
 from lingshu.synthesis.cot_distill import CoTDistill
 
@@ -47,8 +47,8 @@ def test_only_verified_reasoning_is_kept(server, engine, tmp_path):
 
     s = kept["q1-cot"]
     assert s.kind == "reasoning" and s.answer == "B" and s.images == samples[1].images
-    assert s.messages[0] == samples[1].messages[0]
-    assert s.messages[1]["content"].startswith("<think>\nStep 1") and s.messages[1]["content"].endswith("</think>\nB")
+    assert s.messages[0]["content"] == f"{samples[1].messages[0]['content']}\n{THINK_ANSWER_INSTRUCTION}"
+    assert s.messages[1]["content"].startswith("<think>Step 1") and s.messages[1]["content"].endswith("</think><answer>B</answer>")
     assert s.meta["verifier"].startswith("Consistent.") and set(s.meta["prompt_hashes"]) == {"mcq", "verify"}
     assert kept["q5-cot"].images == []
 

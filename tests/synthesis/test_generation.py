@@ -113,3 +113,9 @@ def test_apply_passes_inputs_and_runs_several_synthesizers_in_one_pass():
     assert {s.meta["synthesis"] for s in made} == {"template_vqa", "ocr_render"}
     assert syns["ocr_render"].stats["synthesized"] == 6 and syns["template_vqa"].stats["synthesized"] == 16 * 4
     assert not any(isinstance(o, Reject) for o in out)
+
+
+def test_model_based_synthesizer_without_engine_is_refused():
+    from lingshu.synthesis.cot_distill import CoTDistill
+    with pytest.raises(ValueError, match="needs an engine"):
+        CoTDistill(None)
