@@ -16,9 +16,8 @@ def build_sources(source_cfg: Any) -> dict[str, Source]:
 
     out = {}
     for name, node in (source_cfg or {}).items():
-        if OmegaConf.is_config(node) and "path" in node and OmegaConf.is_missing(node, "path"):
-            raise ValueError(f"source {name}: `path` is not set; point it at your local copy, "
-                             f"e.g. source.{name}.path=/data/{name}")
+        if "path" in node:  # checked here too so the user sees our one line, not Hydra's wrapper
+            check_path(str(name), "???" if OmegaConf.is_missing(node, "path") else node.path)
         out[str(name)] = instantiate(node, name=str(name), _recursive_=False)
     if not out:
         raise ValueError("no data source selected: pick one, e.g. source=demo or source=[llava,vqa_rad]")

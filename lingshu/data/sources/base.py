@@ -61,28 +61,56 @@ def check_path(name: str, path: Any, what: str = "path") -> Path:
     return p
 
 
+def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    with open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if not line.strip():
+                continue
+            try:
+                yield i, json.loads(line)
+            except json.JSONDecodeError as e:
+                yield i, SourceError(f"invalid JSON: {e}")
+
+
 def read_records(path: Path) -> Iterator[tuple[int, Any]]:
-    """(row, record) from a .jsonl (a bad line yields its exception) or a .json list/dict file."""
+    """(row, record) from JSON Lines (a bad line yields its error) or a JSON list; a JSON object of
+    id -> record (PubMedQA) yields records carrying their key as `_key`."""
     if path.suffix == ".jsonl":
-        with open(path, encoding="utf-8") as f:
-            for i, line in enumerate(f):
-                if not line.strip():
-                    continue
-                try:
-                    yield i, json.loads(line)
-                except json.JSONDecodeError as e:
-                    yield i, SourceError(f"invalid JSON: {e}")
+        yield from _json_lines(path)
         return
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if isinstance(data, dict):  # id -> record (PubMedQA) or {"data": [...]}
-        data = data.get("data", data) if isinstance(data.get("data"), list) else [
-            dict(v, _key=k) if isinstance(v, dict) else v for k, v in data.items()]
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        if "Extra data" not in str(e):
+            raise SourceError(f"{path}: invalid JSON: {e}") from None
+        yield from _json_lines(path)  # JSON Lines under a .json name (MedMCQA)
+        return
+    if isinstance(data, dict):
+        data = [dict(v, _key=k) if isinstance(v, dict) else v for k, v in data.items()]
     yield from enumerate(data)
 
 
 def read_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    with open(path, newline="", encoding="utf-8") as f:
-        yield from enumerate(csv.DictReader(f))
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel-written CSVs start with a BOM
+        yield from enumerate(csv.DictReader(f, delimiter="\t" if path.suffix == ".tsv" else ","))
+
+
+def read_table(path: Path) -> Iterator[tuple[int, Any]]:
+    return read_csv(path) if path.suffix in (".csv", ".tsv") else read_records(path)
+
+
+def data_files(name: str, path: Path, suffixes: tuple[str, ...], split: str | None = None) -> list[Path]:
+    """`path` itself, or the files with these suffixes under it (only the split's when one is set)."""
+    if path.is_file():
+        return [path]
+    found = sorted(p for p in path.rglob("*") if p.suffix in suffixes and p.is_file())
+    if split:
+        found = [p for p in found if p.stem == split or p.parent.name == split
+                 or p.stem.startswith((f"{split}-", f"{split}_"))]
+    if not found:
+        raise FileNotFoundError(f"source {name}: no {'/'.join(suffixes)} files{f' for split {split}' if split else ''} "
+                                f"under {path}; fix it with source.{name}.path=... (or .split=...)")
+    return found
 
 
 def get(record: Any, field: str, required: bool = True, default: Any = None) -> Any:
@@ -151,8 +179,7 @@ class Source:
             except Exception as e:  # any failure of one record is recorded, never fatal
                 field = getattr(e, "field", None) or (str(e.args[0]) if isinstance(e, KeyError) else None)
                 reason = str(e) if isinstance(e, SourceError) else f"{type(e).__name__}: {e}"
-                rid = f"{self.name}-{row.original_id or index}"
-                yield index, 0, Quarantine(rid, self.name, reason, row.file, row.line, field)
+                yield index, 0, Quarantine(self.sample_id(row), self.name, reason, row.file, row.line, field)
                 continue
             for sub, sample in enumerate(out):
                 yield index, sub, sample
@@ -169,8 +196,11 @@ class Source:
         except OSError:
             raise SourceError(f"missing image {p}", field) from None
 
-    def sample_id(self, row: Row, index_hint: Any = None) -> str:
-        return f"{self.name}-{row.original_id if row.original_id is not None else index_hint or row.line}"
+    def sample_id(self, row: Row) -> str:
+        """`<source>-<original id>`, or `<source>-<file stem>-<row>` when the record has none."""
+        if row.original_id not in (None, ""):
+            return f"{self.name}-{row.original_id}"
+        return f"{self.name}-{Path(row.file).stem}-{row.line}"
 
     def provenance(self, row: Row, **extra: Any) -> dict[str, Any]:
         meta = {"file": row.file, "row": row.line, "original_id": row.original_id}

@@ -1,0 +1,79 @@
+"""Hugging Face datasets stored as parquet (`data/<split>-00000-of-0000N.parquet`, or `to_parquet`)
+with an image column (`{"bytes", "path"}` struct, a list of them, a path, or raw bytes) and
+config-mapped columns: VQA-RAD, PathVQA, SLAKE, MMMU and most hub copies."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pyarrow.parquet as pq
+
+from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get
+from lingshu.data.sources.captions import CAPTION_PROMPT
+from lingshu.data.demo import mcq_text
+from lingshu.schema import LETTERS, Sample
+
+CLOSED_ANSWERS = {"yes", "no"}
+
+
+class ParquetSource(Source):
+    default_name = "parquet"
+
+    def __init__(self, path: Any = None, image_column: str | None = "image", question_column: str | None = "question",
+                 answer_column: str | None = "answer", caption_column: str | None = None,
+                 options_column: str | None = None, id_column: str | None = None, answer_type: str | None = "auto", prompt: str = CAPTION_PROMPT,
+                 batch_rows: int = 256, **kw):
+        super().__init__(path, **kw)
+        self.image_column, self.question_column, self.answer_column = image_column, question_column, answer_column
+        self.caption_column, self.options_column = caption_column, options_column
+        self.id_column = id_column
+        self.answer_type, self.prompt, self.batch_rows = answer_type, prompt, batch_rows
+        self.files = data_files(self.name, self.path, (".parquet",), None if self.path.is_file() else self.split)
+
+    def rows(self) -> Iterator[Row]:
+        for file in self.files:  # row groups stream in batches: the table is never whole in memory
+            line = 0
+            for batch in pq.ParquetFile(file).iter_batches(batch_size=self.batch_rows):
+                for rec in batch.to_pylist():
+                    rid = rec.get(self.id_column) if self.id_column else None
+                    yield Row(str(file), line, rec, None if rid is None else str(rid))
+                    line += 1
+
+    def images(self, value: Any) -> list[bytes]:
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return [b for v in value for b in self.images(v)]
+        if isinstance(value, (bytes, bytearray)):
+            return [bytes(value)]
+        if isinstance(value, dict):
+            if value.get("bytes"):
+                return [value["bytes"]]
+            if value.get("path"):
+                return [self.image_bytes(value["path"], self.image_column)]
+            raise SourceError("image struct has neither bytes nor path", self.image_column)
+        return [self.image_bytes(str(value), self.image_column)]
+
+    def to_samples(self, row: Row) -> list[Sample]:
+        rec = row.data
+        images = self.images(rec.get(self.image_column)) if self.image_column else []
+        sid, meta = self.sample_id(row), self.provenance(row)
+        if self.caption_column:
+            return [Sample(id=sid, source=self.name, kind="caption", images=images, meta=meta,
+                           messages=chat(self.prompt, str(get(rec, self.caption_column)).strip(), len(images)))]
+        question = str(get(rec, self.question_column)).strip()
+        answer = str(get(rec, self.answer_column)).strip()
+        if self.options_column:
+            options = [str(o) for o in get(rec, self.options_column)]
+            if answer not in LETTERS[: len(options)]:
+                if answer not in options:
+                    raise SourceError(f"answer {answer!r} is not an option letter or text", self.answer_column)
+                answer = LETTERS[options.index(answer)]
+            return [Sample(id=sid, source=self.name, kind="mcq", images=images, options=options, answer=answer,
+                           answer_type="mcq", messages=chat(mcq_text(question, options), answer, len(images)),
+                           meta=meta)]
+        atype = self.answer_type
+        if atype == "auto":
+            atype = "closed" if answer.lower() in CLOSED_ANSWERS else "open"
+        return [Sample(id=sid, source=self.name, kind=self.sample_kind("vqa" if images else "text"), images=images,
+                       messages=chat(question, answer, len(images)), answer=answer, answer_type=atype, meta=meta)]
