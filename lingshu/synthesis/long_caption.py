@@ -1,7 +1,8 @@
 """Long captions in five steps (paper section 3):
 
 1. metadata (never age or identity) plus retrieved knowledge -> short caption (text model);
-2. regions of interest: `meta["boxes"]` drawn on a copy of the image (rule, see `roi`);
+2. regions of interest: `meta["boxes"]`, or the boxes of the mask at `meta["mask_path"]`, drawn on
+   a copy of the image (rule, see `roi`);
 3. factual annotation from the box-drawn image, the short caption and the knowledge;
 4. doctor-preference description following the modality's checklist;
 5. summary of 3 and 4 in which the factual annotation wins every conflict.
@@ -22,7 +23,7 @@ from lingshu.synthesis.generation import Job, Retry
 from lingshu.synthesis.labels import sample_labels
 from lingshu.synthesis.prompted import PromptedSynthesizer
 from lingshu.synthesis.records import image_key
-from lingshu.synthesis.roi import draw_boxes
+from lingshu.synthesis.roi import draw_boxes, load_mask, mask_to_boxes
 
 DEFAULT_PROMPTS = {"short": "long_caption_1_short.txt", "factual": "long_caption_3_factual.txt",
                    "preference": "long_caption_4_preference.txt", "summary": "long_caption_5_summary.txt"}
@@ -42,13 +43,15 @@ class LongCaption(PromptedSynthesizer):
                  knowledge: Mapping[str, str] | None = None,
                  excluded_metadata: Sequence[str] = ("age", "sex", "gender", "name", "patient_id", "birth_date"),
                  instruction: str = "Describe this medical image in detail.", min_words: int = 20,
-                 box_color: str = "red", box_width: int = 3, demo_seed: int = 0, **kw):
+                 box_color: str = "red", box_width: int = 3, box_per_component: bool = True, demo_seed: int = 0,
+                 **kw):
         super().__init__(engine, prompts or DEFAULT_PROMPTS, **kw)
         self.checklists = {k: dict(v) for k, v in checklists.items()}
         self.knowledge = dict(knowledge or {})
         self.excluded = {k.lower() for k in excluded_metadata}
         self.instruction, self.min_words = instruction, min_words
         self.box_color, self.box_width, self.demo_seed = box_color, box_width, demo_seed
+        self.box_per_component = box_per_component
         self._seen: set[str] = set()
 
     def accepts(self, sample: Sample) -> bool:
@@ -72,6 +75,8 @@ class LongCaption(PromptedSynthesizer):
 
     def roi_image(self, s: Sample) -> bytes:
         boxes = s.meta.get("boxes")
+        if not boxes and s.meta.get("mask_path"):
+            boxes = mask_to_boxes(load_mask(s.meta["mask_path"]), self.box_per_component)
         if not boxes:
             return s.images[0]
         image = Image.open(io.BytesIO(s.images[0]))

@@ -59,6 +59,14 @@ def load_volume(path: str | Path) -> np.ndarray:
     raise ValueError(f"{path}: volumes must be .npy, .nii or .nii.gz")
 
 
+def load_mask(path: str | Path) -> np.ndarray:
+    """A 2D segmentation mask from `.npy` or an image file (non-zero pixels are foreground)."""
+    path = Path(path)
+    if path.suffix == ".npy":
+        return np.load(path)
+    return np.asarray(Image.open(path).convert("L"))
+
+
 def to_uint8(volume: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5) -> np.ndarray:
     """Window the whole volume by percentiles so every slice shares one intensity scale."""
     v = np.asarray(volume, dtype=np.float32)

@@ -1,4 +1,8 @@
 import base64
+import io
+
+import numpy as np
+from PIL import Image
 
 from omegaconf import OmegaConf
 
@@ -73,3 +77,17 @@ def test_short_summary_is_retried_then_rejected(server, engine, tmp_path):
     assert len(out) == 1 and isinstance(out[0], Reject)
     assert out[0].reason == "summary: summary shorter than 20 words" and out[0].raw == "too short"
     assert server.count == 3 + 2
+
+
+def test_mask_path_becomes_boxes_on_the_factual_image(server, engine, tmp_path):
+    server.script = script
+    mask = np.zeros((32, 32), np.uint8)
+    mask[5:10, 5:10] = 1
+    mask[20:30, 18:28] = 1
+    np.save(tmp_path / "mask.npy", mask)
+    sample = caption_sample(3, "c", mask_path=str(tmp_path / "mask.npy"))
+    out = list(apply({"long_caption": build(engine, tmp_path)}, [sample], keep_inputs=False))
+    assert out[0].images == sample.images  # the caption is for the plain image
+    factual = next(b for b in server.bodies if "factually" in user_text(b))
+    drawn = np.asarray(Image.open(io.BytesIO(sent_images(factual)[0])).convert("RGB"))
+    assert tuple(drawn[5, 5]) == (255, 0, 0) and tuple(drawn[20, 18]) == (255, 0, 0)  # two boxes' corners
