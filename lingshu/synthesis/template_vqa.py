@@ -14,6 +14,7 @@ from typing import Iterator, Mapping, Sequence
 from lingshu.data.demo import mcq_text
 from lingshu.schema import LETTERS, Sample, stable_id
 from lingshu.synthesis.base import Output, Synthesizer
+from lingshu.synthesis.generation import fill
 from lingshu.synthesis.labels import sample_labels
 from lingshu.synthesis.records import image_key, provenance
 
@@ -85,7 +86,7 @@ class TemplateVQA(Synthesizer):
                 yes = rng.random() < 0.5
                 asked = correct if yes else rng.choice(sorted(set(values) - {correct}))
                 template = self.yesno_templates[label_type]
-                yield self._sample(s, f"{s.id}-tvqa-{label_type}-yesno", template.format(label=asked),
+                yield self._sample(s, f"{s.id}-tvqa-{label_type}-yesno", fill(template, label=asked),
                                    "yes" if yes else "no", template, label_type, kind="vqa", answer_type="closed")
 
     def _sample(self, s: Sample, sid: str, question: str, answer: str, template: str, label_type: str,
