@@ -1,0 +1,25 @@
+"""Small image files for the golden reader tests."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+
+def image_bytes(fmt: str = "PNG", size: int = 80, shade: int = 100) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), (shade, shade // 2, 30)).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def write_image():
+    def write(path, fmt: str = "PNG", shade: int = 100) -> bytes:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = image_bytes(fmt, shade=shade)
+        path.write_bytes(data)
+        return data
+
+    return write
