@@ -154,6 +154,8 @@ class Generator:
                 else:
                     replies = list(per_request(requests))
                 self.stats["requests"] += len(requests)
+                if len(replies) != len(requests):
+                    raise RuntimeError(f"engine returned {len(replies)} replies for {len(requests)} requests")
                 failed = [r for r in replies if not isinstance(r, str)]
                 if failed:
                     self.stats["engine_errors"] += len(failed)

@@ -12,6 +12,8 @@ Steps 3 and 4 are independent, so they go to the engine as one batch.
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 from PIL import Image
@@ -29,6 +31,15 @@ DEFAULT_PROMPTS = {"short": "long_caption_1_short.txt", "factual": "long_caption
                    "preference": "long_caption_4_preference.txt", "summary": "long_caption_5_summary.txt"}
 
 
+def load_knowledge(path: str | Path) -> dict[str, str]:
+    """`{term: fact}` from a JSON object, or from JSON lines `{"term": ..., "fact": ...}`."""
+    text = Path(path).read_text(encoding="utf-8")
+    if Path(path).suffix == ".jsonl":
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        return {row["term"]: row["fact"] for row in rows}
+    return dict(json.loads(text))
+
+
 def parse_text(raw: str) -> str:
     text = raw.strip()
     if not text:
@@ -40,14 +51,14 @@ class LongCaption(PromptedSynthesizer):
     name = "long_caption"
 
     def __init__(self, engine, checklists: Mapping[str, Mapping], prompts=None,
-                 knowledge: Mapping[str, str] | None = None,
+                 knowledge: Mapping[str, str] | str | None = None,
                  excluded_metadata: Sequence[str] = ("age", "sex", "gender", "name", "patient_id", "birth_date"),
                  instruction: str = "Describe this medical image in detail.", min_words: int = 20,
                  box_color: str = "red", box_width: int = 3, box_per_component: bool = True, demo_seed: int = 0,
                  **kw):
         super().__init__(engine, prompts or DEFAULT_PROMPTS, **kw)
         self.checklists = {k: dict(v) for k, v in checklists.items()}
-        self.knowledge = dict(knowledge or {})
+        self.knowledge = load_knowledge(knowledge) if isinstance(knowledge, (str, Path)) else dict(knowledge or {})
         self.excluded = {k.lower() for k in excluded_metadata}
         self.instruction, self.min_words = instruction, min_words
         self.box_color, self.box_width, self.demo_seed = box_color, box_width, demo_seed

@@ -56,6 +56,16 @@ def test_engine_exception_rejects_its_batch_after_retries():
     assert out[0].error == "engine error: ConnectionError('server down')" and gen.stats["engine_errors"] == 2
 
 
+def test_engine_returning_too_few_replies_is_an_engine_error():
+    class Short:
+        def generate(self, requests):
+            return ["only one"]
+
+    gen = Generator(Short(), engine_retries=0)
+    jobs = [Job(GenerationRequest([{"role": "user", "content": f"q{i}"}]), "p", str) for i in range(2)]
+    assert all(o.error.startswith("engine error: RuntimeError('engine returned 1 replies") for o in gen.run(jobs))
+
+
 def test_cache_key_depends_on_model_prompt_and_request():
     req = GenerationRequest([{"role": "user", "content": "q"}], images=[b"x"])
     base = request_key("m", "p", req)

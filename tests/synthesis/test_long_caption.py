@@ -91,3 +91,10 @@ def test_mask_path_becomes_boxes_on_the_factual_image(server, engine, tmp_path):
     factual = next(b for b in server.bodies if "factually" in user_text(b))
     drawn = np.asarray(Image.open(io.BytesIO(sent_images(factual)[0])).convert("RGB"))
     assert tuple(drawn[5, 5]) == (255, 0, 0) and tuple(drawn[20, 18]) == (255, 0, 0)  # two boxes' corners
+
+
+def test_knowledge_from_json_lines(tmp_path):
+    from lingshu.synthesis.long_caption import load_knowledge
+    path = tmp_path / "k.jsonl"
+    path.write_text('{"term": "nodule", "fact": "A small rounded opacity."}\n\n{"term": "effusion", "fact": "Fluid."}\n')
+    assert load_knowledge(path) == {"nodule": "A small rounded opacity.", "effusion": "Fluid."}
