@@ -29,7 +29,8 @@ from lingshu.schema import Sample
 from lingshu.synthesis import Reject, apply
 from lingshu.synthesis.self_instruct_vqa import SelfInstructVQA
 
-REPLY = json.dumps({"question": "Which organ is shown?", "answer": "Liver", "wrong_answers": ["Spleen", "Kidney", "Heart"]})
+REPLY = json.dumps({"question": "Which organ is shown?", "answer": "Liver",
+                    "wrong_answers": ["Spleen", "Kidney", "Heart"]})
 
 
 def serve(latency_s: float) -> ThreadingHTTPServer:

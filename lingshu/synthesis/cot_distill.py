@@ -43,7 +43,8 @@ def reference_answer(s: Sample) -> str:
 class CoTDistill(PromptedSynthesizer):
     name = "cot_distill"
 
-    def __init__(self, engine, prompts=None, response_format: str = "<think>{reasoning}</think><answer>{answer}</answer>",
+    def __init__(self, engine, prompts=None,
+                 response_format: str = "<think>{reasoning}</think><answer>{answer}</answer>",
                  instruction: str | None = THINK_ANSWER_INSTRUCTION, **kw):
         super().__init__(engine, prompts or DEFAULT_PROMPTS, **kw)
         self.response_format = response_format

@@ -48,7 +48,8 @@ def test_only_verified_reasoning_is_kept(server, engine, tmp_path):
     s = kept["q1-cot"]
     assert s.kind == "reasoning" and s.answer == "B" and s.images == samples[1].images
     assert s.messages[0]["content"] == f"{samples[1].messages[0]['content']}\n{THINK_ANSWER_INSTRUCTION}"
-    assert s.messages[1]["content"].startswith("<think>Step 1") and s.messages[1]["content"].endswith("</think><answer>B</answer>")
+    reply = s.messages[1]["content"]
+    assert reply.startswith("<think>Step 1") and reply.endswith("</think><answer>B</answer>")
     assert s.meta["verifier"].startswith("Consistent.") and set(s.meta["prompt_hashes"]) == {"mcq", "verify"}
     assert kept["q5-cot"].images == []
 

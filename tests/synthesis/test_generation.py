@@ -7,7 +7,15 @@ from lingshu.data.demo import demo_samples
 from lingshu.engines.base import GenerationRequest
 from lingshu.schema import Sample
 from lingshu.synthesis import Reject, apply, build_synthesizers
-from lingshu.synthesis.generation import Generator, Job, Retry, fill, parse_json_object, request_key
+from lingshu.synthesis.cot_distill import CoTDistill
+from lingshu.synthesis.generation import (
+    Generator,
+    Job,
+    Retry,
+    fill,
+    parse_json_object,
+    request_key,
+)
 from lingshu.synthesis.prompted import PROMPT_DIR
 
 CONF_DIR = PROMPT_DIR.parents[1]
@@ -126,6 +134,5 @@ def test_apply_passes_inputs_and_runs_several_synthesizers_in_one_pass():
 
 
 def test_model_based_synthesizer_without_engine_is_refused():
-    from lingshu.synthesis.cot_distill import CoTDistill
     with pytest.raises(ValueError, match="needs an engine"):
         CoTDistill(None)

@@ -2,12 +2,11 @@ import base64
 import io
 
 import numpy as np
+from omegaconf import OmegaConf
 from PIL import Image
 
-from omegaconf import OmegaConf
-
 from lingshu.synthesis import Reject, apply
-from lingshu.synthesis.long_caption import LongCaption
+from lingshu.synthesis.long_caption import LongCaption, load_knowledge
 
 from .scripted_server import caption_sample, user_text
 
@@ -94,7 +93,7 @@ def test_mask_path_becomes_boxes_on_the_factual_image(server, engine, tmp_path):
 
 
 def test_knowledge_from_json_lines(tmp_path):
-    from lingshu.synthesis.long_caption import load_knowledge
     path = tmp_path / "k.jsonl"
-    path.write_text('{"term": "nodule", "fact": "A small rounded opacity."}\n\n{"term": "effusion", "fact": "Fluid."}\n')
+    path.write_text('{"term": "nodule", "fact": "A small rounded opacity."}\n\n'
+                    '{"term": "effusion", "fact": "Fluid."}\n')
     assert load_knowledge(path) == {"nodule": "A small rounded opacity.", "effusion": "Fluid."}

@@ -16,7 +16,8 @@ def script(body):
     if "VALID" in text:
         return VALID
     if "MALFORMED_ONCE" in text:  # broken when greedy; the sampled retry is fine (in a code fence)
-        return '{"question": "Which' if greedy else '```json\n{"question": "Q?", "answer": "A", "wrong answers": ["B"]}\n```'
+        fenced = '```json\n{"question": "Q?", "answer": "A", "wrong answers": ["B"]}\n```'
+        return '{"question": "Which' if greedy else fenced
     if "ALWAYS_BAD" in text:
         return "Sorry, I cannot write JSON."
     if "MISMATCH" in text:
@@ -49,7 +50,8 @@ def test_kept_retried_rejected_and_cached(server, engine, tmp_path):
     assert kept["cap-1-sivqa-open"].answer == "A" and kept["cap-1-sivqa-mcq"].options in (["A", "B"], ["B", "A"])
 
     rejects = {r.id: r for r in out if isinstance(r, Reject)}
-    assert rejects["cap-2"].reason.startswith("malformed json") and rejects["cap-2"].raw == "Sorry, I cannot write JSON."
+    assert rejects["cap-2"].reason.startswith("malformed json")
+    assert rejects["cap-2"].raw == "Sorry, I cannot write JSON."
     assert rejects["cap-3"].reason == "mismatch" and rejects["cap-3"].raw == MISMATCH
     assert rejects["cap-4"].reason.startswith("engine error") and rejects["cap-4"].raw is None
     assert all(r.op == "self_instruct_vqa" and r.source == "test" for r in rejects.values())

@@ -97,7 +97,8 @@ def test_demo_corpus_one_question_set_per_image():
     out = list(syn(samples))
     assert len(out) == 24 * 4  # modality and abnormality, each as MCQ and yes/no
     assert all(s.meta["generator"] == "rule" and s.meta["synthesis"] == "template_vqa" for s in out)
-    abnormal = {s.options[LETTERS.index(s.answer)] for s in out if s.kind == "mcq" and s.meta["label_type"] == "abnormality"}
+    abnormal = {s.options[LETTERS.index(s.answer)] for s in out
+                if s.kind == "mcq" and s.meta["label_type"] == "abnormality"}
     assert "no focal lesion" in abnormal and len(abnormal) > 2
 
 
