@@ -209,7 +209,7 @@ def dedup_pass(cur: Curation) -> dict[tuple, list]:
         index = op.new_index()
         for name in source_order(cur, op.keep):
             for r in records(cur, name):
-                sig = r["s"].get(str(k))
+                sig = r.get("s", {}).get(str(k))
                 uid = (name, *r["o"])
                 if sig is None or uid in removed or (r["v"] is not None and r["v"][0] < k):
                     continue  # did not reach this op
