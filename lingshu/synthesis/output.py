@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from lingshu.data.shards import ShardWriter
+from lingshu.data.shards import ShardWriter, iter_tar, list_shards
 from lingshu.schema import Sample
 from lingshu.synthesis.base import Synthesizer, apply
 from lingshu.synthesis.records import Reject
@@ -42,3 +42,22 @@ def write_synthesized(synthesizers: Mapping[str, Synthesizer], samples: Iterable
     counts = {name: {"synthesized": made[name], "rejected": dict(rejected[name]),
                      "stats": dict(syn.stats)} for name, syn in synthesizers.items()}
     return {"shards": shards, "counts": counts}
+
+
+def synthesize_shard_dir(synthesizers: Mapping[str, Synthesizer], shard_dir: str | Path, prefix: str = "synth",
+                         max_count: int = 1000) -> dict:
+    """Synthesize from a curated shard directory into the same directory and list the new shards in
+    its `manifest.json` (`counts.synthesis` holds the per-synthesizer counts; read = kept + dropped +
+    quarantined still balances, synthesized samples are counted apart). Rerunnable: earlier
+    synthesized shards are never read as inputs and are replaced."""
+    shard_dir = Path(shard_dir)
+    manifest_path = shard_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    inputs = [p for p in list_shards(shard_dir) if not p.name.startswith(f"{prefix}-")]
+    result = write_synthesized(synthesizers, (s for p in inputs for s in iter_tar(p)), shard_dir, prefix, max_count)
+    manifest["shards"] = [s for s in manifest["shards"] if not s["name"].startswith(f"{prefix}-")] + result["shards"]
+    manifest["counts"]["synthesis"] = result["counts"]
+    tmp = manifest_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    os.replace(tmp, manifest_path)
+    return result

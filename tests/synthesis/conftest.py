@@ -4,7 +4,7 @@ import pytest
 
 from lingshu.engines.openai import OpenAIEngine
 
-from .scripted_server import ScriptedServer
+from .helpers import ScriptedServer
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from lingshu.schema import THINK_ANSWER_INSTRUCTION, Sample
 from lingshu.synthesis import Reject, apply
 from lingshu.synthesis.cot_distill import CoTDistill
 
-from .scripted_server import png, user_text
+from .helpers import png, user_text
 
 
 def question(i: int, text: str, answer_type: str = "closed", image: bool = True) -> Sample:

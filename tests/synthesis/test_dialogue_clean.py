@@ -2,7 +2,7 @@ from lingshu.schema import Sample
 from lingshu.synthesis import Reject, apply
 from lingshu.synthesis.dialogue_clean import DialogueClean
 
-from .scripted_server import user_text
+from .helpers import user_text
 
 
 def dialogue(i: int, *answers: str) -> Sample:

@@ -1,7 +1,6 @@
 import pickle
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from lingshu.data.demo import demo_samples
 from lingshu.engines.base import GenerationRequest
@@ -16,9 +15,8 @@ from lingshu.synthesis.generation import (
     parse_json_object,
     request_key,
 )
-from lingshu.synthesis.prompted import PROMPT_DIR
 
-CONF_DIR = PROMPT_DIR.parents[1]
+from .helpers import compose_synthesis
 
 
 class ListEngine:
@@ -93,12 +91,6 @@ def test_synthesizer_with_cache_pickles_for_worker_processes(tmp_path):
 
 
 NAMES = ["template_vqa", "ocr_render", "self_instruct_vqa", "long_caption", "cot_distill", "dialogue_clean"]
-
-
-def compose_synthesis(*overrides: str):
-    """Compose `synthesis=[...]` from conf/ the way launch.py does (the package headers included)."""
-    with initialize_config_dir(str(CONF_DIR), version_base=None):
-        return compose(overrides=["+seed=5", *overrides]).synthesis
 
 
 def test_every_config_builds(server, tmp_path, monkeypatch):

@@ -8,9 +8,9 @@ from PIL import Image
 from lingshu.synthesis import Reject, apply
 from lingshu.synthesis.long_caption import LongCaption, load_knowledge
 
-from .scripted_server import caption_sample, user_text
+from .helpers import CONF_DIR, caption_sample, user_text
 
-CONF = OmegaConf.load("conf/synthesis/long_caption.yaml")
+CONF = OmegaConf.load(CONF_DIR / "synthesis" / "long_caption.yaml")
 LONG = " ".join(["The axial CT shows a round nodule in the right lower lobe with soft-tissue attenuation."] * 3)
 
 

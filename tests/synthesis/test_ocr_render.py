@@ -8,7 +8,7 @@ from lingshu.data.demo import demo_samples
 from lingshu.synthesis import Reject
 from lingshu.synthesis.ocr_render import OCRRender, find_font, render_text, wrap
 
-from .scripted_server import user_text
+from .helpers import user_text
 
 QUESTION = ("A 45-year-old man presents with crushing chest pain radiating to the left arm for two hours. "
             "Which enzyme rises first after myocardial infarction?\nA. Myoglobin\nB. Troponin I\nC. LDH\nD. CK-MB")

@@ -4,7 +4,7 @@ from lingshu.schema import LETTERS
 from lingshu.synthesis import Reject, apply
 from lingshu.synthesis.self_instruct_vqa import MISMATCH, SelfInstructVQA
 
-from .scripted_server import caption_sample, image_count, user_text
+from .helpers import caption_sample, image_count, user_text
 
 VALID = json.dumps({"question": "Which organ is shown?", "answer": "Liver",
                     "wrong_answers": ["Spleen", "liver", "Kidney", "Heart", "Spleen"]})

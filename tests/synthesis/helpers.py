@@ -1,4 +1,4 @@
-"""A local OpenAI-compatible server with scripted replies, and helpers to build test samples."""
+"""Test helpers: a local OpenAI-compatible server with scripted replies, sample builders, config composition."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 import numpy as np
+from hydra import compose, initialize_config_dir
 from PIL import Image
 
 from lingshu.schema import Sample
+from lingshu.synthesis.prompted import PROMPT_DIR
+
+CONF_DIR = PROMPT_DIR.parents[1]
 
 
 def user_text(body: dict) -> str:
@@ -91,3 +95,9 @@ def caption_sample(i: int, caption: str, **meta) -> Sample:
     return Sample(id=f"cap-{i}", source="test", kind="caption", images=[png(i)], modality="CT",
                   messages=[{"role": "user", "content": "<image>\nDescribe the image."},
                             {"role": "assistant", "content": caption}], meta=meta)
+
+
+def compose_synthesis(*overrides: str):
+    """Compose `synthesis=[...]` from conf/ the way launch.py does (the package headers included)."""
+    with initialize_config_dir(str(CONF_DIR), version_base=None):
+        return compose(overrides=["+seed=5", *overrides]).synthesis
