@@ -13,7 +13,7 @@ A judge failure is counted in `judge_failed` and left out of accuracy, never sco
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from lingshu.evaluation.extract import (closed_match, extract_mcq_letter, final_answer_span,
                                         medevalkit_mcq_letter, normalize_answer, token_f1)
@@ -75,8 +75,10 @@ def _acc(recs: list[dict]) -> tuple[int, float | None]:
     return len(recs), (100.0 * sum(bool(r["correct"]) for r in scored) / len(scored) if scored else None)
 
 
-def aggregate(records: Iterable[dict[str, Any]], *, with_meteor: bool = True) -> dict[str, Any]:
-    """Metrics of one benchmark from its prediction records (accuracy numbers in %)."""
+def aggregate(records: Iterable[dict[str, Any]], *, with_meteor: bool = True,
+              report_metrics: Mapping[str, Callable] | None = None) -> dict[str, Any]:
+    """Metrics of one benchmark from its prediction records (accuracy numbers in %).
+    `report_metrics`: model-based plugins `(hyps, refs) -> {name: value}` run on report items."""
     records = list(records)
     by_type: dict[str, list[dict]] = defaultdict(list)
     for r in records:
@@ -100,7 +102,10 @@ def aggregate(records: Iterable[dict[str, Any]], *, with_meteor: bool = True) ->
     if by_type.get("report"):
         reps = by_type["report"]
         out["report_n"] = len(reps)
-        out.update(report_scores([r["response"] for r in reps], [r["answer"] for r in reps], with_meteor=with_meteor))
+        hyps, refs = [r["response"] for r in reps], [r["answer"] for r in reps]
+        out.update(report_scores(hyps, refs, with_meteor=with_meteor))
+        for plugin in (report_metrics or {}).values():
+            out.update(plugin(hyps, refs))
     out["by_category"] = _by_category(qa)
     return out
 

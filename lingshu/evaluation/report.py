@@ -122,7 +122,8 @@ def write_chart(results: Mapping[str, Mapping[str, dict]], path: Path) -> None:
     for j, label in enumerate(labels):
         ys = [_chart_values(results[label].get(b, {})).get(t, 0.0) for b, t in groups]
         xs = [i + (j - (len(labels) - 1) / 2) * width for i in range(len(groups))]
-        ax.bar(xs, ys, width, label=label)
+        bars = ax.bar(xs, ys, width, label=label)
+        ax.bar_label(bars, fmt="%.0f", fontsize=7, padding=1)
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels([f"{b}\n{t}" for b, t in groups], fontsize=8)
     ax.set_ylabel("% (ROUGE-L x100)")

@@ -12,6 +12,7 @@ last merges them into `predictions.jsonl` and writes `metrics.json` (or call `me
 from __future__ import annotations
 
 import json
+import logging
 import os
 from itertools import islice
 from pathlib import Path
@@ -23,6 +24,8 @@ from lingshu.evaluation import prompts
 from lingshu.evaluation.extract import final_answer_span
 from lingshu.evaluation.metrics import aggregate, needs_judge, score_prediction
 from lingshu.schema import BenchmarkItem
+
+log = logging.getLogger(__name__)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -70,10 +73,14 @@ def _describe(obj: Any) -> Any:
 def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring: str = "strict", judge: Any = None,
                   reasoning: bool = False, max_images: int | None = None, num_chunks: int = 1, chunk_idx: int = 0,
                   limit: int | None = None, batch_size: int = 32, max_new_tokens: int | None = None,
-                  with_meteor: bool = True, progress: bool = True) -> dict[str, Any] | None:
+                  with_meteor: bool = True, report_metrics: Mapping[str, Any] | None = None,
+                  progress: bool = True) -> dict[str, Any] | None:
     """Evaluate one benchmark; returns its metrics (None for a chunk whose siblings are not done yet)."""
     if not 0 <= chunk_idx < num_chunks:
         raise ValueError(f"eval.chunk_idx={chunk_idx} must be in [0, eval.num_chunks={num_chunks})")
+    if scoring == "medevalkit" and judge is None:
+        log.warning("eval %s: scoring=medevalkit without a judge: open questions fall back to exact match "
+                    "(the paper judged them with GPT-4.1; set judge=openai or judge=local)", name)
     bdir = Path(out_dir) / name
     bdir.mkdir(parents=True, exist_ok=True)
     pred_path = bdir / _chunk_name(num_chunks, chunk_idx)
@@ -124,9 +131,9 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
                 "prompts": prompt_templates(reasoning), "engine": _describe(engine),
                 "judge": _describe(judge) if judge is not None else None, "limit": limit}
     if num_chunks == 1:
-        return _finish(bdir, _records_for(pred_path, ids), settings, with_meteor)
+        return _finish(bdir, _records_for(pred_path, ids), settings, with_meteor, report_metrics)
     _write_json(bdir / f"chunk.{chunk_idx}-of-{num_chunks}.json", {"ids": ids, "settings": settings})
-    return merge_chunks(bdir, num_chunks, with_meteor=with_meteor)
+    return merge_chunks(bdir, num_chunks, with_meteor=with_meteor, report_metrics=report_metrics)
 
 
 def _records_for(path: Path, ids: list[str]) -> list[dict]:
@@ -135,14 +142,16 @@ def _records_for(path: Path, ids: list[str]) -> list[dict]:
     return [by_id[i] for i in ids if i in by_id]
 
 
-def _finish(bdir: Path, records: list[dict], settings: dict, with_meteor: bool) -> dict[str, Any]:
-    metrics = aggregate(records, with_meteor=with_meteor)
+def _finish(bdir: Path, records: list[dict], settings: dict, with_meteor: bool,
+            report_metrics: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    metrics = aggregate(records, with_meteor=with_meteor, report_metrics=report_metrics)
     metrics["settings"] = settings
     _write_json(bdir / "metrics.json", metrics)
     return metrics
 
 
-def merge_chunks(bdir: Path, num_chunks: int, *, with_meteor: bool = True) -> dict[str, Any] | None:
+def merge_chunks(bdir: Path, num_chunks: int, *, with_meteor: bool = True,
+                 report_metrics: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
     """Merge chunk predictions into predictions.jsonl + metrics.json once every chunk is done."""
     markers = [bdir / f"chunk.{i}-of-{num_chunks}.json" for i in range(num_chunks)]
     if not all(m.exists() for m in markers):
@@ -160,7 +169,7 @@ def merge_chunks(bdir: Path, num_chunks: int, *, with_meteor: bool = True) -> di
         for r in records:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
     tmp.replace(bdir / "predictions.jsonl")
-    return _finish(bdir, records, dict(settings or {}, num_chunks=num_chunks), with_meteor)
+    return _finish(bdir, records, dict(settings or {}, num_chunks=num_chunks), with_meteor, report_metrics)
 
 
 def prompt_templates(reasoning: bool) -> dict[str, str]:
@@ -174,14 +183,15 @@ def prompt_templates(reasoning: bool) -> dict[str, str]:
 def evaluate(benchmarks: Mapping[str, Any], engine: Any, out_dir: Path, *, scoring: str = "strict", judge: Any = None,
              reasoning: bool = False, max_images: int | None = None, num_chunks: int = 1, chunk_idx: int = 0,
              limit: int | None = None, batch_size: int = 32, max_new_tokens: int | None = None,
-             with_meteor: bool = True, progress: bool = True) -> dict[str, dict]:
+             with_meteor: bool = True, report_metrics: Mapping[str, Any] | None = None,
+             progress: bool = True) -> dict[str, dict]:
     """Metrics per benchmark name (a chunk run returns only the benchmarks it could merge)."""
     out: dict[str, dict] = {}
     for name, bench in benchmarks.items():
         m = run_benchmark(name, bench, engine, Path(out_dir), scoring=scoring, judge=judge, reasoning=reasoning,
                           max_images=max_images, num_chunks=num_chunks, chunk_idx=chunk_idx, limit=limit,
                           batch_size=batch_size, max_new_tokens=max_new_tokens, with_meteor=with_meteor,
-                          progress=progress)
+                          report_metrics=report_metrics, progress=progress)
         if m is not None:
             out[name] = m
     return out

@@ -30,6 +30,27 @@ def build_judge(judge_cfg: Any) -> Any:
     return instantiate(judge_cfg) if judge_cfg else None
 
 
+def build_report_metrics(nodes: Any) -> dict[str, Any]:
+    """Model-based report metric plugins from `eval.report_metrics`. One marked `required: false`
+    (the default sentence encoder) is skipped with a warning when its weights are absent."""
+    from lingshu.evaluation.model_metrics import MissingWeights
+
+    plugins = {}
+    for name, node in (nodes or {}).items():
+        node = dict(node)
+        required = node.pop("required", True)
+        try:
+            plugins[name] = instantiate(node)
+        except Exception as e:  # Hydra wraps the plugin's own error
+            cause = e
+            while cause.__cause__ is not None and not isinstance(cause, MissingWeights):
+                cause = cause.__cause__
+            if required or not isinstance(cause, MissingWeights):
+                raise
+            log.warning("eval: report metric %s skipped: %s", name, cause)
+    return plugins
+
+
 def _label(cfg: DictConfig, checkpoint: Any) -> str:
     if cfg.eval.get("label"):
         return str(cfg.eval.label)
@@ -37,17 +58,26 @@ def _label(cfg: DictConfig, checkpoint: Any) -> str:
 
 
 def evaluate_checkpoint(cfg: DictConfig, checkpoint: Any, out_dir: Path, benchmarks: Mapping[str, Any] | None = None,
-                        judge: Any = None) -> dict[str, dict]:
+                        judge: Any = None, report_metrics: Mapping[str, Any] | None = None) -> dict[str, dict]:
     """Metrics per benchmark of one checkpoint (None: the model config as built), written under out_dir."""
     from lingshu.engines import build_engine
 
     ev = cfg.eval
     benchmarks = benchmarks if benchmarks is not None else build_benchmarks(cfg.benchmark)
+    plugins = report_metrics if report_metrics is not None else (
+        build_report_metrics(ev.get("report_metrics")) if _has_reports(benchmarks) else {})
     engine = build_engine(cfg.engine, cfg.model, checkpoint)
     return evaluate(benchmarks, engine, out_dir, scoring=ev.scoring, judge=judge, reasoning=ev.reasoning,
                     max_images=ev.max_images, num_chunks=ev.num_chunks, chunk_idx=ev.chunk_idx, limit=ev.limit,
                     batch_size=ev.batch_size, max_new_tokens=ev.max_new_tokens, with_meteor=ev.meteor,
-                    progress=ev.get("progress", True))
+                    report_metrics=plugins, progress=ev.get("progress", True))
+
+
+def _has_reports(benchmarks: Mapping[str, Any]) -> bool:
+    """Whether any selected benchmark generates reports (only then are encoder plugins loaded)."""
+    from lingshu.evaluation.benchmarks.reports import ReportBenchmark
+
+    return any(isinstance(b, ReportBenchmark) or getattr(b, "name", "") == "demo" for b in benchmarks.values())
 
 
 def evaluate_models(cfg: DictConfig, checkpoints: Mapping[str, Any], out_dir: str | Path | None = None) -> dict[str, dict]:
@@ -56,7 +86,8 @@ def evaluate_models(cfg: DictConfig, checkpoints: Mapping[str, Any], out_dir: st
     out_dir = Path(out_dir or cfg.eval.out_dir)
     benchmarks = build_benchmarks(cfg.benchmark)
     judge = build_judge(cfg.get("judge"))
-    results = {label: evaluate_checkpoint(cfg, ckpt, out_dir / label, benchmarks, judge)
+    plugins = build_report_metrics(cfg.eval.get("report_metrics")) if _has_reports(benchmarks) else {}
+    results = {label: evaluate_checkpoint(cfg, ckpt, out_dir / label, benchmarks, judge, plugins)
                for label, ckpt in checkpoints.items()}
     write_summary(results, out_dir)
     return results
