@@ -22,11 +22,13 @@ _WORD_RE = re.compile(r"[a-z]+")
 _MD_RE = re.compile(r"(\*\*|__|`)")
 _ANSWER_TAG_RE = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
 _THINK_RE = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
-# "Answer: C", "The answer is (D)", "correct option is B", "Final answer - A", "答案：B"
+# "Answer: C", "The answer is (D)", "correct option is B", "Final answer - A", "I choose C", "答案：B".
+# Keywords ignore case; a lower-case letter counts only when it cannot be a word ("answer: (c)",
+# "answer is c."), so "the answer is a lesion" names no option.
 _EXPLICIT_RE = re.compile(
-    r"(?:\banswer\b|\boption\b|\bchoice\b|答案|选项)\s*(?:is|would be|should be|[:：\-=])?\s*(?:option\s*)?"
-    r"[\(\[]?([A-J])[\)\]]?(?![A-Za-z])",
-    re.I,
+    r"(?i:\banswer\b|\boption\b|\bchoice\b|\bchoose\b|\bselect\b|答案|选项)"
+    r"(?:\s*(?i:is|would be|should be))?\s*[:：\-=]?\s*(?i:option\s*)?"
+    r"(?:[\(\[]([A-Ja-j])[\)\]]|([A-J])(?![A-Za-z])|([a-j])(?=\s*(?:[.,;:!?。）)]|$)))"
 )
 # The answer text after "answer is"/"Answer:" (used to match option text: "The answer is MRI.")
 _EXPLICIT_TEXT_RE = re.compile(r"\banswer\b\s*(?:is|[:：])\s*(.+)", re.I | re.S)
@@ -139,7 +141,7 @@ def extract_mcq_letter(response: str | None, options: list[str] | None) -> str |
     if by_text:
         return by_text
 
-    explicit = {x.upper() for x in _EXPLICIT_RE.findall(text)} & set(valid)
+    explicit = {"".join(groups).upper() for groups in _EXPLICIT_RE.findall(text)} & set(valid)
     if len(explicit) == 1:
         return explicit.pop()
     if len(explicit) > 1:
@@ -157,10 +159,6 @@ def extract_mcq_letter(response: str | None, options: list[str] | None) -> str |
     return None
 
 
-_YES = {"yes", "是", "有", "对"}
-_NO = {"no", "否", "不是", "没有", "无", "不"}
-
-
 def extract_yes_no(response: str | None) -> str | None:
     """'yes' or 'no' by whole word after normalisation; None when neither or both appear.
 
@@ -175,11 +173,32 @@ def extract_yes_no(response: str | None) -> str | None:
     return "yes" if has_yes else "no"
 
 
+# Chinese yes/no (SLAKE-zh closed answers are 是/否). Negations are matched, then removed,
+# first: "不是" contains "是".
+_ZH_NO = ("不是", "没有", "否", "无")
+_ZH_YES = ("是", "有", "对")
+
+
+def extract_shi_fou(response: str | None) -> str | None:
+    """'是' or '否' from a Chinese response; None when neither or both are stated."""
+    text = final_answer_span(response or "")
+    has_no = any(w in text for w in _ZH_NO)
+    for w in _ZH_NO:
+        text = text.replace(w, " ")
+    has_yes = any(w in text for w in _ZH_YES)
+    if has_yes == has_no:
+        return None
+    return "是" if has_yes else "否"
+
+
 def closed_match(response: str | None, answer: str) -> tuple[bool, bool]:
     """(correct, parsed) for a closed question: yes/no by whole word, otherwise normalised exact match."""
     gold = normalize_answer(answer)
     if gold in ("yes", "no"):
         got = extract_yes_no(response)
+        return got == gold, got is not None
+    if gold in ("是", "否"):
+        got = extract_shi_fou(response)
         return got == gold, got is not None
     pred = normalize_answer(final_answer_span(response or ""))
     return pred == gold, bool(pred)

@@ -17,6 +17,8 @@ OPTS = ["X-ray", "CT", "MRI", "Histopathology"]
     ("The answer is MRI.", "C"), ("I think (B) is right", "B"),
     ("<think>It could be A or B.</think><answer>C</answer>", "C"),
     ("Step by step... so the final choice is \\boxed{B}", "B"),
+    ("the answer is c.", "C"), ("The answer is: C", "C"), ("I choose C", "C"), ("答案：B", "B"),
+    ("Option B is correct, not A", "B"), ("C. MRI\nA is wrong because it is a radiograph.", "C"),
 ])
 def test_mcq_forms(response, letter):
     assert extract_mcq_letter(response, OPTS) == letter
@@ -30,6 +32,7 @@ def test_lowercase_letter_is_not_guessed():
 @pytest.mark.parametrize("response", [
     "", "   ", None, "A or B", "A. CT", "Answer: A. Actually the answer is B", "E", "Answer: E",
     "A lesion is seen in the left lung", "I am not sure", "B MRI", "\\boxed{}", "CT or MRI",
+    "The answer is a lesion in the lung", "answer: a mass",
 ])
 def test_mcq_refuses_to_guess(response):
     assert extract_mcq_letter(response, OPTS) is None
@@ -79,6 +82,14 @@ def test_yes_no_defects():
     # MedEvalKit defect: substring matching made "unknown" a "no" and "nodule present: yes" wrong.
     assert closed_match("unknown", "no") == (False, False)
     assert closed_match("nodule present: yes", "yes") == (True, True)
+
+
+@pytest.mark.parametrize("response,gold,expected", [
+    ("是", "是", (True, True)), ("是的，有病灶", "是", (True, True)), ("不是", "是", (False, True)),
+    ("没有", "否", (True, True)), ("不确定", "否", (False, False)), ("是，不是", "是", (False, False)),
+])
+def test_chinese_yes_no(response, gold, expected):
+    assert closed_match(response, gold) == expected
 
 
 def test_closed_exact_after_normalisation():
