@@ -99,7 +99,7 @@ def main() -> None:
             warm, warm_stats = run(url, data, c, cache, args.batch_size)
             rows.append({"concurrency": c, "requests": stats["requests"], "cold_s": round(cold, 3),
                          "cold_requests_per_s": round(stats["requests"] / cold, 1),
-                         "ideal_requests_per_s": round(c / args.latency_s, 1),
+                         "ideal_requests_per_s": round(c / args.latency_s, 1) if args.latency_s else None,
                          "warm_s": round(warm, 3), "warm_requests_sent": warm_stats.get("requests", 0),
                          "warm_samples_per_s": round(args.samples / warm, 1)})
     server.shutdown()
