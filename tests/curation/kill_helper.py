@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from conftest import make_cfg  # noqa: E402
+from curation_helpers import make_cfg  # noqa: E402
 
 from lingshu.data import shards  # noqa: E402
 from lingshu.tasks.curate import run  # noqa: E402

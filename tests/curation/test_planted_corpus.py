@@ -14,7 +14,7 @@ from PIL import Image
 from lingshu.data.shards import iter_samples
 from lingshu.tasks.curate import run
 
-from conftest import make_cfg
+from curation_helpers import make_cfg
 
 TEXT = ("Hypertension is persistently elevated arterial blood pressure and a major risk factor for stroke "
         "myocardial infarction heart failure and chronic kidney disease so management combines lifestyle change "

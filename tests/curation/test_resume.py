@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from lingshu.data.demo import demo_samples
 from lingshu.data.shards import iter_samples
 from lingshu.tasks.curate import run
 
@@ -18,7 +19,9 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 from kill_helper import config  # noqa: E402
 
-STAGED = 232  # groups the small demo writes to staging; the merge then copies the kept ones
+# groups the small demo writes to staging (all but the planted tiny, corrupt and long caption);
+# the merge then copies the kept ones into the final shards
+STAGED = sum(1 for _ in demo_samples("train", 0, 40, 10)) - 3
 
 
 def outputs(root: Path) -> tuple:

@@ -1,17 +1,10 @@
-"""Small image files for the golden reader tests."""
+"""Fixture writing small image files for the golden reader tests."""
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from PIL import Image
 
-
-def image_bytes(fmt: str = "PNG", size: int = 80, shade: int = 100) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (size, size), (shade, shade // 2, 30)).save(buf, format=fmt)
-    return buf.getvalue()
+from source_helpers import image_bytes
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from lingshu.data.sources.text import InstructionJsonlSource, MedMCQASource, Med
 from lingshu.data.sources.vqa import PmcVqaSource, SlakeSource, VqaRadSource
 from lingshu.data import demo
 
-from conftest import image_bytes
+from source_helpers import image_bytes
 
 
 def split(records):
