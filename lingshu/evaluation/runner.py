@@ -74,7 +74,7 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
                   reasoning: bool = False, max_images: int | None = None, num_chunks: int = 1, chunk_idx: int = 0,
                   limit: int | None = None, batch_size: int = 32, max_new_tokens: int | None = None,
                   with_meteor: bool = True, report_metrics: Mapping[str, Any] | None = None,
-                  progress: bool = True) -> dict[str, Any] | None:
+                  run_info: Mapping[str, Any] | None = None, progress: bool = True) -> dict[str, Any] | None:
     """Evaluate one benchmark; returns its metrics (None for a chunk whose siblings are not done yet)."""
     if not 0 <= chunk_idx < num_chunks:
         raise ValueError(f"eval.chunk_idx={chunk_idx} must be in [0, eval.num_chunks={num_chunks})")
@@ -129,7 +129,7 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
                 "temperature": 0.0, "max_new_tokens": max_new_tokens or (
                     prompts.REASONING_MAX_NEW_TOKENS if reasoning else prompts.DEFAULT_MAX_NEW_TOKENS),
                 "prompts": prompt_templates(reasoning), "engine": _describe(engine),
-                "judge": _describe(judge) if judge is not None else None, "limit": limit}
+                "judge": _describe(judge) if judge is not None else None, "limit": limit, **dict(run_info or {})}
     if num_chunks == 1:
         return _finish(bdir, _records_for(pred_path, ids), settings, with_meteor, report_metrics)
     _write_json(bdir / f"chunk.{chunk_idx}-of-{num_chunks}.json", {"ids": ids, "settings": settings})
@@ -184,14 +184,15 @@ def evaluate(benchmarks: Mapping[str, Any], engine: Any, out_dir: Path, *, scori
              reasoning: bool = False, max_images: int | None = None, num_chunks: int = 1, chunk_idx: int = 0,
              limit: int | None = None, batch_size: int = 32, max_new_tokens: int | None = None,
              with_meteor: bool = True, report_metrics: Mapping[str, Any] | None = None,
-             progress: bool = True) -> dict[str, dict]:
-    """Metrics per benchmark name (a chunk run returns only the benchmarks it could merge)."""
+             run_info: Mapping[str, Any] | None = None, progress: bool = True) -> dict[str, dict]:
+    """Metrics per benchmark name (a chunk run returns only the benchmarks it could merge).
+    `run_info` (e.g. the model's pixel budget, the checkpoint) is recorded in each metrics.json."""
     out: dict[str, dict] = {}
     for name, bench in benchmarks.items():
         m = run_benchmark(name, bench, engine, Path(out_dir), scoring=scoring, judge=judge, reasoning=reasoning,
                           max_images=max_images, num_chunks=num_chunks, chunk_idx=chunk_idx, limit=limit,
                           batch_size=batch_size, max_new_tokens=max_new_tokens, with_meteor=with_meteor,
-                          report_metrics=report_metrics, progress=progress)
+                          report_metrics=report_metrics, run_info=run_info, progress=progress)
         if m is not None:
             out[name] = m
     return out

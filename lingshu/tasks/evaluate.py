@@ -70,7 +70,14 @@ def evaluate_checkpoint(cfg: DictConfig, checkpoint: Any, out_dir: Path, benchma
     return evaluate(benchmarks, engine, out_dir, scoring=ev.scoring, judge=judge, reasoning=ev.reasoning,
                     max_images=ev.max_images, num_chunks=ev.num_chunks, chunk_idx=ev.chunk_idx, limit=ev.limit,
                     batch_size=ev.batch_size, max_new_tokens=ev.max_new_tokens, with_meteor=ev.meteor,
-                    report_metrics=plugins, progress=ev.get("progress", True))
+                    report_metrics=plugins, run_info=_run_info(cfg, checkpoint), progress=ev.get("progress", True))
+
+
+def _run_info(cfg: DictConfig, checkpoint: Any) -> dict[str, Any]:
+    """What else decides the numbers: the checkpoint and the model's pinned pixel budget."""
+    model = cfg.get("model") or {}
+    return {"checkpoint": str(checkpoint) if checkpoint else None, "model": model.get("name"),
+            "min_pixels": model.get("min_pixels"), "max_pixels": model.get("max_pixels")}
 
 
 def _has_reports(benchmarks: Mapping[str, Any]) -> bool:

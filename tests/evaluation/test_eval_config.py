@@ -75,6 +75,8 @@ def test_eval_task_with_replay_engine(composer, tmp_path):
     summary = json.loads((eval_dir / "summary.json").read_text())
     assert "replayed" in summary and (eval_dir / "summary.png").stat().st_size > 0
     assert "| replayed |" in (eval_dir / "summary.md").read_text()
+    settings = json.loads((eval_dir / "demo" / "metrics.json").read_text())["settings"]
+    assert settings["model"] == "tiny" and settings["scoring"] == "strict" and settings["temperature"] == 0.0
 
 
 def test_engine_and_judge_configs_name_no_secret():

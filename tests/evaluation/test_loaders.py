@@ -127,9 +127,10 @@ def test_omnimedvqa_open_access(tmp_path):
     rows = [{"dataset": "ACRIMA", "question_id": "ACRIMA_0001", "question_type": "Disease Diagnosis",
              "question": "What is the finding?", "gt_answer": "Glaucoma", "image_path": "Images/ACRIMA/Im001.png",
              "option_A": "Normal", "option_B": "Glaucoma", "option_C": "Cataract", "modality_type": "Fundus Photography"}]
-    put(tmp_path / "QA_information" / "Open-access" / "ACRIMA.json", json.dumps(rows))
+    bad = dict(rows[0], question_id="ACRIMA_0002", gt_answer="Not an option")
+    put(tmp_path / "QA_information" / "Open-access" / "ACRIMA.json", json.dumps(rows + [bad]))
     put(tmp_path / "Images" / "ACRIMA" / "Im001.png", png(11))
-    [it] = list(OmniMedVQA(str(tmp_path), split="open_access").load())
+    [it] = list(OmniMedVQA(str(tmp_path), split="open_access").load())  # the unanswerable row is skipped
     assert it.id == "ACRIMA_0001" and it.options == ["Normal", "Glaucoma", "Cataract"] and it.answer == "B"
     assert it.categories["modality"] == "Fundus Photography" and it.images == [png(11)]
 

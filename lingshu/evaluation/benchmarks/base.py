@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+from lingshu.evaluation.extract import normalize_answer
 from lingshu.schema import LETTERS, BenchmarkItem
 
 
@@ -120,9 +121,10 @@ def letter_of(answer: str, options: list[str]) -> str:
     a = (answer or "").strip()
     if len(a) == 1 and a.upper() in LETTERS[: len(options)]:
         return a.upper()
-    for i, o in enumerate(options):
-        if o.strip().lower() == a.lower():
-            return LETTERS[i]
+    for same in (lambda x: x.strip().lower(), normalize_answer):  # exact first, then normalised
+        hits = [i for i, o in enumerate(options) if same(o) == same(a)]
+        if len(hits) == 1:
+            return LETTERS[hits[0]]
     raise ValueError(f"answer {answer!r} is neither a letter nor one of the options {options}")
 
 

@@ -31,7 +31,8 @@ class MMMUMed(Benchmark):
                                          f"set benchmark.{self.name}.path={self.example_path}")
         for f in files:
             for rec in read_parquet(f):
-                options = [str(o) for o in ast.literal_eval(rec.get("options") or "[]")]
+                raw = rec.get("options") or "[]"
+                options = [str(o) for o in (ast.literal_eval(raw) if isinstance(raw, str) else raw)]
                 answer = str(rec["answer"]).strip()
                 if answer == "?":
                     raise ValueError(f"benchmark {self.name}: {rec['id']} has no public answer (the MMMU test split "

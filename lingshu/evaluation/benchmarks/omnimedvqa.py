@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Iterator
 
 from lingshu.evaluation.benchmarks.base import Benchmark, letter_of, read_json
 from lingshu.schema import BenchmarkItem
 
+log = logging.getLogger(__name__)
 SPLIT_DIRS = {"open_access": "Open-access", "restricted_access": "Restricted-access"}
 
 
@@ -24,9 +26,14 @@ class OmniMedVQA(Benchmark):
             release = str(f.parents[2]) if f.parent.parent.name == "QA_information" else "."
             for rec in read_json(f):
                 options = [str(rec[f"option_{c}"]).strip() for c in "ABCD" if rec.get(f"option_{c}") not in (None, "")]
+                try:
+                    answer = letter_of(str(rec["gt_answer"]), options)
+                except ValueError as e:  # a handful of released rows: skip loudly, never guess
+                    log.warning("omnimedvqa: skipping %s: %s", rec.get("question_id"), e)
+                    continue
                 yield BenchmarkItem(
                     id=str(rec["question_id"]), benchmark=self.name, question=str(rec["question"]).strip(),
-                    answer=letter_of(str(rec["gt_answer"]), options), answer_type="mcq", options=options,
+                    answer=answer, answer_type="mcq", options=options,
                     images=[self.image(rec["image_path"], release)],
                     categories={"modality": str(rec.get("modality_type", "")),
                                 "question_type": str(rec.get("question_type", "")), "language": "en",
