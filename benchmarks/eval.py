@@ -22,9 +22,7 @@ from lingshu.schema import LETTERS, BenchmarkItem
 
 FORMS = ["{L}", "({L})", "{L}.", "{L}) {T}", "**{L}**", "Answer: {L}", "The answer is {L}", "<answer>{L}</answer>",
          "\\boxed{{{L}}}", "{T}", "I think the answer is ({L}) {T} because the image shows it.", "", "{L} or {M}"]
-WORDS = ("the lungs are clear there is no pleural effusion or pneumothorax heart size is normal mild cardiomegaly "
-         "right lower lobe opacity may represent atelectasis or pneumonia no acute osseous abnormality stable "
-         "postoperative changes of the sternum degenerative changes of the thoracic spine").split()
+WORDS = ["the", "lungs", "are", "clear", "there", "is", "no", "pleural", "effusion", "or", "pneumothorax", "heart", "size", "is", "normal", "mild", "cardiomegaly", "right", "lower", "lobe", "opacity", "may", "represent", "atelectasis", "or", "pneumonia", "no", "acute", "osseous", "abnormality", "stable", "postoperative", "changes", "of", "the", "sternum", "degenerative", "changes", "of", "the", "thoracic", "spine"]
 
 
 def mcq_workload(n: int, rng: random.Random):
@@ -89,7 +87,7 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/eval.json")
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     mcq = time_mcq(args.mcq)
     rep = time_reports(args.reports)
     rows = [(f"score {mcq['predictions']:,} MCQ predictions", mcq["seconds"]),

@@ -19,9 +19,9 @@ from itertools import islice
 from pathlib import Path
 
 # Qwen2.5-VL-7B-Instruct's dimensions (config.json of the release).
-QWEN25_VL_7B = dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
-                    num_key_value_heads=4, mrope_section=[16, 24, 24], vision_depth=32, vision_hidden_size=1280,
-                    vision_intermediate_size=3420, vision_num_heads=16)
+QWEN25_VL_7B = {"hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28, "num_attention_heads": 28,
+                "num_key_value_heads": 4, "mrope_section": [16, 24, 24], "vision_depth": 32, "vision_hidden_size": 1280,
+                "vision_intermediate_size": 3420, "vision_num_heads": 16}
 
 
 def build_random_7b(out_dir: Path) -> Path:

@@ -16,8 +16,9 @@ import random
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any
 
 from lingshu.engines.base import GenerationRequest
 from lingshu.schema import IMAGE_TOKEN

@@ -8,8 +8,8 @@ qualifies). Requests are matched by the item id the evaluation runner attaches t
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from lingshu.engines.base import GenerationRequest
 

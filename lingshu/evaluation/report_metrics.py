@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import shutil
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 N = 4
 CIDER_SIGMA = 6.0
@@ -98,7 +98,7 @@ def lcs_length(a: Sequence, b: Sequence) -> int:
     for tok in b:
         u = v & masks.get(tok, 0)
         v = ((v + u) | (v - u)) & full
-    return len(a) - bin(v).count("1")
+    return len(a) - v.bit_count()
 
 
 def rouge_l_f(hyp: list[str], ref: list[str]) -> float:

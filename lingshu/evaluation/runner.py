@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from tqdm import tqdm
 

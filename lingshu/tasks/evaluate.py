@@ -6,8 +6,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig

@@ -106,9 +106,8 @@ def test_client_errors_are_not_retried():
 
 
 def test_timeout_is_retried_then_fails():
-    with FakeOpenAI(echo, delay_s=1.0) as server:
-        with pytest.raises(RequestFailed):
-            engine(server, timeout_s=0.2, max_retries=1).generate([GenerationRequest(messages=[{"role": "user", "content": "x"}])])
+    with FakeOpenAI(echo, delay_s=1.0) as server, pytest.raises(RequestFailed):
+        engine(server, timeout_s=0.2, max_retries=1).generate([GenerationRequest(messages=[{"role": "user", "content": "x"}])])
 
 
 def test_no_auth_header_without_key_variable():

@@ -3,8 +3,15 @@ LINGSHU.md section 6 that concern extraction."""
 
 import pytest
 
-from lingshu.evaluation.extract import (closed_match, extract_boxed, extract_mcq_letter, extract_yes_no,
-                                        medevalkit_mcq_letter, normalize_answer, token_f1)
+from lingshu.evaluation.extract import (
+    closed_match,
+    extract_boxed,
+    extract_mcq_letter,
+    extract_yes_no,
+    medevalkit_mcq_letter,
+    normalize_answer,
+    token_f1,
+)
 
 OPTS = ["X-ray", "CT", "MRI", "Histopathology"]
 

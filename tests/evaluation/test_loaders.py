@@ -22,7 +22,7 @@ from lingshu.evaluation.benchmarks.omnimedvqa import OmniMedVQA
 from lingshu.evaluation.benchmarks.path_vqa import PathVQA
 from lingshu.evaluation.benchmarks.pmc_vqa import PMCVQA
 from lingshu.evaluation.benchmarks.pubmedqa import PubMedQA
-from lingshu.evaluation.benchmarks.reports import IUXray, MIMICCXR
+from lingshu.evaluation.benchmarks.reports import MIMICCXR, IUXray
 from lingshu.evaluation.benchmarks.slake import SLAKE
 from lingshu.evaluation.benchmarks.supergpqa import SuperGPQAMed
 from lingshu.evaluation.benchmarks.vqa_rad import VQARAD

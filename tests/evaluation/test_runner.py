@@ -108,7 +108,7 @@ def test_chunks_merge_into_one_result(tmp_path):
     results = [evaluate({"toy": ListBenchmark(items)}, e, tmp_path / "three", num_chunks=3, chunk_idx=i, progress=False)
                for i, e in enumerate(engines)]
     assert results[0] == {} and results[1] == {}  # not all chunks done yet
-    assert sorted(sum((e.seen for e in engines), [])) == sorted(i.id for i in items)
+    assert sorted(i for e in engines for i in e.seen) == sorted(i.id for i in items)
     merged = results[2]["toy"]
     assert merged["accuracy"] == pytest.approx(whole["accuracy"]) and merged["n"] == 9
     assert [r["id"] for r in read(tmp_path / "three" / "toy" / "predictions.jsonl")] == [i.id for i in items]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from lingshu.evaluation.extract import normalize_answer
 from lingshu.schema import LETTERS, BenchmarkItem

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from lingshu.data.demo import demo_benchmark_items
 from lingshu.schema import BenchmarkItem

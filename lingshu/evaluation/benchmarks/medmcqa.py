@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from lingshu.evaluation.benchmarks.base import Benchmark, read_records
 from lingshu.schema import LETTERS, BenchmarkItem

@@ -6,12 +6,12 @@ JSONL (`MM/test.jsonl`, `Text/test.jsonl`) of {`id`, `question` (ending in "Answ
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from lingshu.evaluation.benchmarks.base import Benchmark, read_records
 from lingshu.schema import BenchmarkItem
 
-_CHOICES = re.compile(r"\s*Answer Choices:.*$", re.S)
+_CHOICES = re.compile(r"\s*Answer Choices:.*$", re.DOTALL)
 
 
 class _MedXpertQA(Benchmark):

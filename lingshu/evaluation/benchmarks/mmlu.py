@@ -5,8 +5,8 @@ Hugging Face folder (`<subject>/<split>-*.parquet`: `question`, `choices`, `answ
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from lingshu.evaluation.benchmarks.base import Benchmark, BenchmarkPathError, read_parquet
 from lingshu.schema import LETTERS, BenchmarkItem

@@ -6,7 +6,7 @@ question is kept, in order (MedEvalKit passed only the first)."""
 from __future__ import annotations
 
 import ast
-from typing import Iterator
+from collections.abc import Iterator
 
 from lingshu.evaluation.benchmarks.base import Benchmark, BenchmarkPathError, image_value, letter_of, read_parquet
 from lingshu.schema import BenchmarkItem

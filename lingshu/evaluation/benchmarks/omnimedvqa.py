@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 from lingshu.evaluation.benchmarks.base import Benchmark, letter_of, read_json
 from lingshu.schema import BenchmarkItem

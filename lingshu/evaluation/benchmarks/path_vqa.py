@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import pickle
-from typing import Iterator
+from collections.abc import Iterator
 
 from lingshu.evaluation.benchmarks.base import Benchmark, answer_kind, image_value, read_parquet
 from lingshu.schema import BenchmarkItem

@@ -5,7 +5,7 @@ Choice strings may carry their own letter (`A:MRI`), which is stripped."""
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from lingshu.evaluation.benchmarks.base import Benchmark, letter_of, read_records
 from lingshu.schema import BenchmarkItem

@@ -5,7 +5,7 @@ restricted to the ids of `test_ground_truth.json`, or the Hugging Face parquet (
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from lingshu.evaluation.benchmarks.base import Benchmark, read_json, read_parquet
 from lingshu.schema import BenchmarkItem

@@ -5,7 +5,7 @@ Studies whose findings and impression are both empty are dropped. The reference 
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from lingshu.evaluation.benchmarks.base import Benchmark, read_json
 from lingshu.evaluation.report_metrics import reference_report

@@ -4,7 +4,7 @@ or a parquet with the same columns plus an `image` struct."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from lingshu.evaluation.benchmarks.base import Benchmark, answer_kind, image_value, read_records
 from lingshu.schema import BenchmarkItem

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from lingshu.evaluation.benchmarks.base import Benchmark, letter_of, read_records
 from lingshu.schema import BenchmarkItem

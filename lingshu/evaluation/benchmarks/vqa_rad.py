@@ -4,7 +4,7 @@ parquet (`image`, `question`, `answer`)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from lingshu.evaluation.benchmarks.base import Benchmark, answer_kind, image_value, read_json, read_parquet
 from lingshu.schema import BenchmarkItem
