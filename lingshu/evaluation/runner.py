@@ -125,6 +125,10 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
             fh.flush()
             bar.update(len(batch))
     bar.close()
+    expected = getattr(bench, "expected", {}).get(getattr(bench, "split", None))
+    if expected and limit is None and len(seen) != expected:
+        log.warning("eval %s: %d items, the paper evaluated %d: check benchmark.%s.path and split", name,
+                    len(seen), expected, name)
 
     settings = {"benchmark": name, "scoring": scoring, "reasoning": reasoning, "max_images": n_images,
                 "temperature": 0.0, "max_new_tokens": max_new_tokens or (

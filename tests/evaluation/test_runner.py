@@ -136,3 +136,27 @@ def test_judge_applied_to_open_items(tmp_path):
     m = evaluate({"toy": ListBenchmark(toy_items())}, Echo(), tmp_path, judge=j, progress=False)["toy"]
     assert [t[1] for t in j.calls] == ["pleural effusion", "liver"]  # only open questions
     assert m["open_accuracy"] == pytest.approx(50.0) and m["open_scored_by"] == "judge"
+
+
+def test_count_mismatch_with_the_paper_is_warned(tmp_path, caplog):
+    bench = ListBenchmark(toy_items())
+    bench.split, bench.expected = "test", {"test": 451}
+    evaluate({"toy": bench}, CountingEngine(), tmp_path, progress=False)
+    assert "9 items, the paper evaluated 451" in caplog.text
+
+
+def test_openai_engine_end_to_end(tmp_path, monkeypatch):
+    from lingshu.engines.openai import OpenAIEngine
+
+    from .fake_openai_server import FakeOpenAI, last_user_text
+
+    def answer(body):
+        parts = body["messages"][0]["content"]
+        assert sum(p["type"] == "image_url" for p in parts) == 1  # one image per demo question
+        return "A" if "Options:" in last_user_text(body) else "yes"
+    with FakeOpenAI(answer) as server:
+        engine = OpenAIEngine(model="m", base_url=server.base_url, api_key_env=None)
+        m = evaluate({"demo": DemoBenchmark(seed=0, num_images=4, kinds=["closed", "mcq"])}, engine, tmp_path,
+                     progress=False)["demo"]
+    assert m["mcq_accuracy"] == pytest.approx(50.0)  # modalities of images 0..3: A, A, B, B
+    assert m["closed_n"] == 6

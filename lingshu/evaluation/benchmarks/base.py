@@ -24,6 +24,7 @@ class Benchmark:
     example_path = "/data/benchmark"
     max_images = 1
     default_split = "test"
+    expected: dict[str, int] = {}  # the paper's item count per split (LINGSHU.md section 6)
 
     def __init__(self, path: str | None = None, split: str | None = None, max_images: int | None = None):
         if not path:

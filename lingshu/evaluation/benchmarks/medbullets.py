@@ -12,6 +12,7 @@ from lingshu.schema import BenchmarkItem
 
 class MedBullets(Benchmark):
     example_path = "/data/medbullets"
+    expected = {"op4": 308, "op5": 308}
 
     def __init__(self, path: str | None = None, split: str = "op4", max_images: int | None = None):
         if split not in ("op4", "op5"):

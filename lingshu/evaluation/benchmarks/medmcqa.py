@@ -15,6 +15,7 @@ class MedMCQA(Benchmark):
     name = "medmcqa"
     example_path = "/data/medmcqa"
     default_split = "validation"
+    expected = {"validation": 4183}
 
     def load(self) -> Iterator[BenchmarkItem]:
         release = RELEASE_NAMES.get(self.split, self.split)

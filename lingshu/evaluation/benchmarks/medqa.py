@@ -13,6 +13,7 @@ from lingshu.schema import BenchmarkItem
 class MedQA(Benchmark):
     name = "medqa"
     example_path = "/data/MedQA"
+    expected = {"test": 1273}
 
     def load(self) -> Iterator[BenchmarkItem]:
         f = self.find(f"**/4_options/phrases_no_exclude_{self.split}.jsonl", f"**/{self.split}.jsonl",

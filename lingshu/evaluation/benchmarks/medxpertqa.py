@@ -37,9 +37,11 @@ class _MedXpertQA(Benchmark):
 class MedXpertQAMM(_MedXpertQA):
     name = "medxpertqa_mm"
     subset = "MM"
+    expected = {"test": 2000}
     max_images = 6
 
 
 class MedXpertQAText(_MedXpertQA):
     name = "medxpertqa_text"
     subset = "Text"
+    expected = {"test": 2450}

@@ -18,6 +18,7 @@ SUBJECTS = ("anatomy", "clinical_knowledge", "college_biology", "college_medicin
 class MMLUMed(Benchmark):
     name = "mmlu_med"
     example_path = "/data/mmlu"
+    expected = {"test": 1871}
 
     def __init__(self, path: str | None = None, split: str | None = None, subjects: list[str] | None = None,
                  max_images: int | None = None):

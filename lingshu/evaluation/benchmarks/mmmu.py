@@ -19,6 +19,7 @@ class MMMUMed(Benchmark):
     name = "mmmu_med"
     example_path = "/data/MMMU"
     default_split = "validation"
+    expected = {"validation": 150, "test": 1752}
     max_images = 6
 
     def load(self) -> Iterator[BenchmarkItem]:

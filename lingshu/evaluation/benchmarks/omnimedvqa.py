@@ -18,6 +18,7 @@ class OmniMedVQA(Benchmark):
     name = "omnimedvqa"
     example_path = "/data/OmniMedVQA"
     default_split = "open_access"
+    expected = {"open_access": 88996}
 
     def load(self) -> Iterator[BenchmarkItem]:
         sub = SPLIT_DIRS.get(self.split, self.split)

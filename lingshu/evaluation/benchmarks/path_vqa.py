@@ -14,6 +14,7 @@ from lingshu.schema import BenchmarkItem
 class PathVQA(Benchmark):
     name = "path_vqa"
     example_path = "/data/PathVQA"
+    expected = {"test": 6719}
 
     def load(self) -> Iterator[BenchmarkItem]:
         files = self.find(f"**/{self.split}-*.parquet", f"**/*{self.split}*.parquet", f"**/{self.split}_qa.pkl")

@@ -20,6 +20,7 @@ def strip_letter(choice: str) -> str:
 class PMCVQA(Benchmark):
     name = "pmc_vqa"
     example_path = "/data/PMC-VQA"
+    expected = {"test": 33430}
 
     def load(self) -> Iterator[BenchmarkItem]:
         for row, rec in enumerate(read_records(self.find("test_2.csv", "**/test_2.csv")[0])):

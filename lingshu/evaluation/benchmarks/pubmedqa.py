@@ -16,6 +16,7 @@ OPTIONS = ["yes", "no", "maybe"]
 class PubMedQA(Benchmark):
     name = "pubmedqa"
     example_path = "/data/pubmedqa"
+    expected = {"test": 500}
 
     def load(self) -> Iterator[BenchmarkItem]:
         f = self.find(f"{self.split}_set.json", f"**/{self.split}_set.json", "ori_pqal.json", "**/ori_pqal.json",

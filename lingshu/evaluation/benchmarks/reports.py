@@ -34,13 +34,16 @@ class ReportBenchmark(Benchmark):
 class MIMICCXR(ReportBenchmark):
     name = "mimic_cxr"
     example_path = "/data/mimic_cxr"
+    expected = {"test": 2195}
 
 
 class IUXray(ReportBenchmark):
     name = "iu_xray"
     example_path = "/data/iu_xray"
+    expected = {"test": 296}
 
 
 class CheXpertPlus(ReportBenchmark):
     name = "chexpert_plus"
     example_path = "/data/chexpert_plus"
+    expected = {"test": 234}

@@ -13,6 +13,7 @@ from lingshu.schema import BenchmarkItem
 class SLAKE(Benchmark):
     name = "slake"
     example_path = "/data/SLAKE"
+    expected = {"test": 2094}
 
     def __init__(self, path: str | None = None, split: str | None = None, languages: list[str] | None = None,
                  max_images: int | None = None):

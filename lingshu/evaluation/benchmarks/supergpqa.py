@@ -13,6 +13,7 @@ from lingshu.schema import BenchmarkItem
 class SuperGPQAMed(Benchmark):
     name = "supergpqa_med"
     example_path = "/data/SuperGPQA"
+    expected = {"test": 2755}
 
     def __init__(self, path: str | None = None, split: str | None = None, discipline: str = "Medicine",
                  max_images: int | None = None):

@@ -13,6 +13,7 @@ from lingshu.schema import BenchmarkItem
 class VQARAD(Benchmark):
     name = "vqa_rad"
     example_path = "/data/VQA_RAD"
+    expected = {"test": 451}
 
     def load(self) -> Iterator[BenchmarkItem]:
         files = self.find("*.json", f"**/{self.split}-*.parquet", f"**/*{self.split}*.parquet")
