@@ -144,24 +144,28 @@ def sample_text(sample: Sample) -> str:
 
 
 class MinHashTable(Table):
+    """LSH buckets over kept signatures; candidates are confirmed on the stored signature (512 bytes
+    per kept text: the one per-sample cost of the merge step's memory)."""
+
     def __init__(self, op: "MinHashDedup"):
         self.op = op
         self.lsh = MinHashLSH(threshold=op.threshold, num_perm=op.num_perm)
-        self.entries: list[tuple[str, str, LeanMinHash]] = []
+        self.entries: list[tuple[str, str, bytes]] = []
 
     def find(self, sig: str, accept) -> Hit | None:
-        m = self.op.decode(sig)
+        m, raw = self.op.decode(sig)
+        values = np.frombuffer(raw, dtype="<u4")
         for key in sorted(self.lsh.query(m)):  # sorted: the earliest kept copy wins, deterministically
             sid, src, other = self.entries[key]
-            jac = m.jaccard(other)
+            jac = float(np.mean(values == np.frombuffer(other, dtype="<u4")))
             if jac >= self.op.threshold and accept(src):
-                return sid, src, {"jaccard": round(float(jac), 4)}
+                return sid, src, {"jaccard": round(jac, 4)}
         return None
 
     def add(self, sig: str, source: str, sid: str) -> None:
-        m = self.op.decode(sig)
+        m, raw = self.op.decode(sig)
         self.lsh.insert(len(self.entries), m)
-        self.entries.append((sid, source, m))
+        self.entries.append((sid, source, raw))
 
 
 class MinHashDedup(DedupOp):
@@ -185,9 +189,10 @@ class MinHashDedup(DedupOp):
         # the affine32 scheme gives values < 2**32, so uint32 keeps the signature file compact
         return base64.b64encode(m.hashvalues.astype("<u4").tobytes()).decode()
 
-    def decode(self, sig: str) -> LeanMinHash:
-        values = np.frombuffer(base64.b64decode(sig), dtype="<u4").astype(np.uint64)
-        return LeanMinHash(seed=self.seed, hashvalues=values, scheme=SCHEME)
+    def decode(self, sig: str) -> tuple[LeanMinHash, bytes]:
+        raw = base64.b64decode(sig)
+        values = np.frombuffer(raw, dtype="<u4").astype(np.uint64)
+        return LeanMinHash(seed=self.seed, hashvalues=values, scheme=SCHEME), raw
 
     def new_table(self) -> Table:
         return MinHashTable(self)

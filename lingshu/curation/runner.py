@@ -289,6 +289,8 @@ def merge(cur: Curation) -> dict[str, dict]:
                 done[name] = write_source(cur, name, removed)
     if not cur.keep_work:
         shutil.rmtree(cur.work_dir, ignore_errors=True)
+        if not any(cur.work_dir.parent.iterdir()):
+            cur.work_dir.parent.rmdir()
     return done
 
 
