@@ -7,7 +7,7 @@ import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from lingshu.evaluation.extract import normalize_answer
 from lingshu.schema import LETTERS, BenchmarkItem
@@ -24,7 +24,7 @@ class Benchmark:
     example_path = "/data/benchmark"
     max_images = 1
     default_split = "test"
-    expected: dict[str, int] = {}  # the paper's item count per split (LINGSHU.md section 6)
+    expected: ClassVar[dict[str, int]] = {}  # the paper's item count per split (LINGSHU.md section 6)
 
     def __init__(self, path: str | None = None, split: str | None = None, max_images: int | None = None):
         if not path:

@@ -5,6 +5,7 @@ parquet with the same columns. `split` names the variant: op4 or op5."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
 from lingshu.evaluation.benchmarks.base import Benchmark, letter_of, read_records
 from lingshu.schema import BenchmarkItem
@@ -12,7 +13,7 @@ from lingshu.schema import BenchmarkItem
 
 class MedBullets(Benchmark):
     example_path = "/data/medbullets"
-    expected = {"op4": 308, "op5": 308}
+    expected: ClassVar[dict[str, int]] = {"op4": 308, "op5": 308}
 
     def __init__(self, path: str | None = None, split: str = "op4", max_images: int | None = None):
         if split not in ("op4", "op5"):

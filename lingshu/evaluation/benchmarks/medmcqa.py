@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
 from lingshu.evaluation.benchmarks.base import Benchmark, read_records
 from lingshu.schema import LETTERS, BenchmarkItem
@@ -15,7 +16,7 @@ class MedMCQA(Benchmark):
     name = "medmcqa"
     example_path = "/data/medmcqa"
     default_split = "validation"
-    expected = {"validation": 4183}
+    expected: ClassVar[dict[str, int]] = {"validation": 4183}
 
     def load(self) -> Iterator[BenchmarkItem]:
         release = RELEASE_NAMES.get(self.split, self.split)

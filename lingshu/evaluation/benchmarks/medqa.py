@@ -5,6 +5,7 @@ the same fields."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
 from lingshu.evaluation.benchmarks.base import Benchmark, letter_of, read_records
 from lingshu.schema import BenchmarkItem
@@ -13,7 +14,7 @@ from lingshu.schema import BenchmarkItem
 class MedQA(Benchmark):
     name = "medqa"
     example_path = "/data/MedQA"
-    expected = {"test": 1273}
+    expected: ClassVar[dict[str, int]] = {"test": 1273}
 
     def load(self) -> Iterator[BenchmarkItem]:
         f = self.find(f"**/4_options/phrases_no_exclude_{self.split}.jsonl", f"**/{self.split}.jsonl",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import ClassVar
 
 from lingshu.evaluation.benchmarks.base import Benchmark, read_records
 from lingshu.schema import BenchmarkItem
@@ -37,11 +38,11 @@ class _MedXpertQA(Benchmark):
 class MedXpertQAMM(_MedXpertQA):
     name = "medxpertqa_mm"
     subset = "MM"
-    expected = {"test": 2000}
+    expected: ClassVar[dict[str, int]] = {"test": 2000}
     max_images = 6
 
 
 class MedXpertQAText(_MedXpertQA):
     name = "medxpertqa_text"
     subset = "Text"
-    expected = {"test": 2450}
+    expected: ClassVar[dict[str, int]] = {"test": 2450}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 from lingshu.evaluation.benchmarks.base import Benchmark, BenchmarkPathError, read_parquet
 from lingshu.schema import LETTERS, BenchmarkItem
@@ -18,7 +19,7 @@ SUBJECTS = ("anatomy", "clinical_knowledge", "college_biology", "college_medicin
 class MMLUMed(Benchmark):
     name = "mmlu_med"
     example_path = "/data/mmlu"
-    expected = {"test": 1871}
+    expected: ClassVar[dict[str, int]] = {"test": 1871}
 
     def __init__(self, path: str | None = None, split: str | None = None, subjects: list[str] | None = None,
                  max_images: int | None = None):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from typing import ClassVar
 
 from lingshu.evaluation.benchmarks.base import Benchmark, BenchmarkPathError, image_value, letter_of, read_parquet
 from lingshu.schema import BenchmarkItem
@@ -19,7 +20,7 @@ class MMMUMed(Benchmark):
     name = "mmmu_med"
     example_path = "/data/MMMU"
     default_split = "validation"
-    expected = {"validation": 150, "test": 1752}
+    expected: ClassVar[dict[str, int]] = {"validation": 150, "test": 1752}
     max_images = 6
 
     def load(self) -> Iterator[BenchmarkItem]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import ClassVar
 
 from lingshu.evaluation.benchmarks.base import Benchmark, letter_of, read_json
 from lingshu.schema import BenchmarkItem
@@ -18,7 +19,7 @@ class OmniMedVQA(Benchmark):
     name = "omnimedvqa"
     example_path = "/data/OmniMedVQA"
     default_split = "open_access"
-    expected = {"open_access": 88996}
+    expected: ClassVar[dict[str, int]] = {"open_access": 88996}
 
     def load(self) -> Iterator[BenchmarkItem]:
         sub = SPLIT_DIRS.get(self.split, self.split)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterator
+from typing import ClassVar
 
 from lingshu.evaluation.benchmarks.base import Benchmark, answer_kind, image_value, read_parquet
 from lingshu.schema import BenchmarkItem
@@ -14,7 +15,7 @@ from lingshu.schema import BenchmarkItem
 class PathVQA(Benchmark):
     name = "path_vqa"
     example_path = "/data/PathVQA"
-    expected = {"test": 6719}
+    expected: ClassVar[dict[str, int]] = {"test": 6719}
 
     def load(self) -> Iterator[BenchmarkItem]:
         files = self.find(f"**/{self.split}-*.parquet", f"**/*{self.split}*.parquet", f"**/{self.split}_qa.pkl")

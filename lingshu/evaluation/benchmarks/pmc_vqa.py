@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import ClassVar
 
 from lingshu.evaluation.benchmarks.base import Benchmark, letter_of, read_records
 from lingshu.schema import BenchmarkItem
@@ -20,7 +21,7 @@ def strip_letter(choice: str) -> str:
 class PMCVQA(Benchmark):
     name = "pmc_vqa"
     example_path = "/data/PMC-VQA"
-    expected = {"test": 33430}
+    expected: ClassVar[dict[str, int]] = {"test": 33430}
 
     def load(self) -> Iterator[BenchmarkItem]:
         for row, rec in enumerate(read_records(self.find("test_2.csv", "**/test_2.csv")[0])):

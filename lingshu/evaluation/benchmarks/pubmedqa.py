@@ -6,6 +6,7 @@ restricted to the ids of `test_ground_truth.json`, or the Hugging Face parquet (
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
 from lingshu.evaluation.benchmarks.base import Benchmark, read_json, read_parquet
 from lingshu.schema import BenchmarkItem
@@ -16,7 +17,7 @@ OPTIONS = ["yes", "no", "maybe"]
 class PubMedQA(Benchmark):
     name = "pubmedqa"
     example_path = "/data/pubmedqa"
-    expected = {"test": 500}
+    expected: ClassVar[dict[str, int]] = {"test": 500}
 
     def load(self) -> Iterator[BenchmarkItem]:
         f = self.find(f"{self.split}_set.json", f"**/{self.split}_set.json", "ori_pqal.json", "**/ori_pqal.json",

@@ -6,6 +6,7 @@ Studies whose findings and impression are both empty are dropped. The reference 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
 from lingshu.evaluation.benchmarks.base import Benchmark, read_json
 from lingshu.evaluation.report_metrics import reference_report
@@ -34,16 +35,16 @@ class ReportBenchmark(Benchmark):
 class MIMICCXR(ReportBenchmark):
     name = "mimic_cxr"
     example_path = "/data/mimic_cxr"
-    expected = {"test": 2195}
+    expected: ClassVar[dict[str, int]] = {"test": 2195}
 
 
 class IUXray(ReportBenchmark):
     name = "iu_xray"
     example_path = "/data/iu_xray"
-    expected = {"test": 296}
+    expected: ClassVar[dict[str, int]] = {"test": 296}
 
 
 class CheXpertPlus(ReportBenchmark):
     name = "chexpert_plus"
     example_path = "/data/chexpert_plus"
-    expected = {"test": 234}
+    expected: ClassVar[dict[str, int]] = {"test": 234}

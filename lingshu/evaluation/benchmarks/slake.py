@@ -5,6 +5,7 @@ or a parquet with the same columns plus an `image` struct."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
 from lingshu.evaluation.benchmarks.base import Benchmark, answer_kind, image_value, read_records
 from lingshu.schema import BenchmarkItem
@@ -13,7 +14,7 @@ from lingshu.schema import BenchmarkItem
 class SLAKE(Benchmark):
     name = "slake"
     example_path = "/data/SLAKE"
-    expected = {"test": 2094}
+    expected: ClassVar[dict[str, int]] = {"test": 2094}
 
     def __init__(self, path: str | None = None, split: str | None = None, languages: list[str] | None = None,
                  max_images: int | None = None):

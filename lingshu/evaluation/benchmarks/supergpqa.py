@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
 from lingshu.evaluation.benchmarks.base import Benchmark, letter_of, read_records
 from lingshu.schema import BenchmarkItem
@@ -13,7 +14,7 @@ from lingshu.schema import BenchmarkItem
 class SuperGPQAMed(Benchmark):
     name = "supergpqa_med"
     example_path = "/data/SuperGPQA"
-    expected = {"test": 2755}
+    expected: ClassVar[dict[str, int]] = {"test": 2755}
 
     def __init__(self, path: str | None = None, split: str | None = None, discipline: str = "Medicine",
                  max_images: int | None = None):

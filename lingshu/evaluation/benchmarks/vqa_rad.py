@@ -5,6 +5,7 @@ parquet (`image`, `question`, `answer`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
 from lingshu.evaluation.benchmarks.base import Benchmark, answer_kind, image_value, read_json, read_parquet
 from lingshu.schema import BenchmarkItem
@@ -13,7 +14,7 @@ from lingshu.schema import BenchmarkItem
 class VQARAD(Benchmark):
     name = "vqa_rad"
     example_path = "/data/VQA_RAD"
-    expected = {"test": 451}
+    expected: ClassVar[dict[str, int]] = {"test": 451}
 
     def load(self) -> Iterator[BenchmarkItem]:
         files = self.find("*.json", f"**/{self.split}-*.parquet", f"**/*{self.split}*.parquet")
