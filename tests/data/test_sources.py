@@ -338,3 +338,15 @@ def test_missing_path_names_the_source_and_the_fix(cls, tmp_path):
         cls(path=None)
     with pytest.raises(FileNotFoundError, match=rf"source {cls.default_name}: path .* does not exist"):
         cls(path=tmp_path / "absent")
+
+
+def test_json_arrays_stream_across_chunks():
+    import io
+
+    from lingshu.data.sources.base import SourceError, _json_array
+
+    data = [{"id": i, "text": "x]" * (i % 50), "n": [12345, {"a": "]"}]} for i in range(300)] + [1234567]
+    assert list(_json_array(io.StringIO(json.dumps(data, indent=1)), chunk=64)) == data
+    assert list(_json_array(io.StringIO(" [ ] "))) == []
+    with pytest.raises(SourceError, match="truncated"):
+        list(_json_array(io.StringIO('[{"a": 1}, {"b": '), chunk=8))

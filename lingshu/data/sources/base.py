@@ -72,11 +72,44 @@ def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
                 yield i, SourceError(f"invalid JSON: {e}")
 
 
+def _json_array(f, chunk: int = 1 << 20) -> Iterator[Any]:
+    """The items of a top-level JSON array, decoded one at a time: a multi-GB LLaVA file never sits
+    whole in memory."""
+    decoder, buf, pos = json.JSONDecoder(), "", 0
+    while True:
+        while pos < len(buf) and buf[pos] in " \t\r\n,[":
+            pos += 1
+        if pos < len(buf) and buf[pos] == "]":
+            return
+        try:
+            if pos == len(buf):
+                raise json.JSONDecodeError("need more data", buf, pos)
+            item, end = decoder.raw_decode(buf, pos)
+            if end == len(buf):  # a number cut at the chunk's end would decode short: read on
+                raise json.JSONDecodeError("need more data", buf, pos)
+            pos = end
+        except json.JSONDecodeError:
+            more = f.read(chunk)
+            if not more:
+                if buf[pos:].strip():
+                    raise SourceError(f"truncated JSON array near {buf[pos:pos + 80]!r}") from None
+                return
+            buf, pos = buf[pos:] + more, 0
+            continue
+        yield item
+
+
 def read_records(path: Path) -> Iterator[tuple[int, Any]]:
-    """(row, record) from JSON Lines (a bad line yields its error) or a JSON list; a JSON object of
-    id -> record (PubMedQA) yields records carrying their key as `_key`."""
+    """(row, record) from JSON Lines (a bad line yields its error), a JSON array (streamed), or a
+    JSON object of id -> record (PubMedQA), whose records carry their key as `_key`."""
     if path.suffix == ".jsonl":
         yield from _json_lines(path)
+        return
+    with open(path, encoding="utf-8") as f:
+        head = f.read(4096).lstrip()
+    if head.startswith("["):
+        with open(path, encoding="utf-8") as f:
+            yield from enumerate(_json_array(f))
         return
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
