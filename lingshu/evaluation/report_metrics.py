@@ -109,17 +109,21 @@ def rouge_l_f(hyp: list[str], ref: list[str]) -> float:
     return 2 * p * r / (p + r)
 
 
+_METEOR = None  # one Java process per Python process: starting it costs about 9 s
+
+
 def meteor(hyps: list[str], refs: list[str]) -> float | None:
     """METEOR via pycocoevalcap's jar; None without Java or pycocoevalcap."""
+    global _METEOR
     if shutil.which("java") is None:
         return None
     try:
         from pycocoevalcap.meteor.meteor import Meteor
     except ImportError:
         return None
-    scorer = Meteor()  # a Java subprocess, stopped when the object is collected
-    score, _ = scorer.compute_score({i: [r] for i, r in enumerate(refs)}, {i: [h] for i, h in enumerate(hyps)})
-    del scorer
+    if _METEOR is None:
+        _METEOR = Meteor()
+    score, _ = _METEOR.compute_score({i: [r] for i, r in enumerate(refs)}, {i: [h] for i, h in enumerate(hyps)})
     return float(score)
 
 

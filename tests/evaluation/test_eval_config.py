@@ -83,3 +83,18 @@ def test_engine_and_judge_configs_name_no_secret():
     for f in list((CONF / "engine").glob("*.yaml")) + list((CONF / "judge").glob("*.yaml")):
         cfg = OmegaConf.load(f)
         assert "api_key" not in cfg, f"{f.name} must take the key from the environment (api_key_env)"
+
+
+def test_evaluate_models_one_row_per_label(composer, tmp_path):
+    from lingshu.tasks.evaluate import evaluate_models
+
+    items = list(build_benchmarks(composer("benchmark.demo.num_images=2").benchmark)["demo"].load())
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(json.dumps({"id": i.id, "response": i.answer}) + "\n" for i in items))
+    cfg = composer("benchmark.demo.num_images=2", f"engine.path={answers}", "eval.meteor=false", "eval.progress=false",
+                   "eval.report_metrics={}")
+    results = evaluate_models(cfg, {"untrained": None, "rl": None}, tmp_path / "eval")
+    assert list(results) == ["untrained", "rl"] and results["rl"]["demo"]["accuracy"] == pytest.approx(100.0)
+    assert (tmp_path / "eval" / "rl" / "demo" / "predictions.jsonl").exists()
+    md = (tmp_path / "eval" / "summary.md").read_text()
+    assert "| untrained | 100.0 |" in md and "| rl | 100.0 |" in md
