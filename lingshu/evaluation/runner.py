@@ -101,7 +101,10 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
             if item.id not in done:
                 yield item
 
-    bar = tqdm(desc=f"eval {name}", unit="q", disable=not progress)
+    expected = getattr(bench, "expected", {}).get(getattr(bench, "split", None))
+    total = min(x for x in (limit, expected) if x) if (limit or expected) else None
+    bar = tqdm(desc=f"eval {name}", unit="q", disable=not progress, initial=min(len(done), total or len(done)),
+               total=-(-total // num_chunks) if total else None)
     with pred_path.open("a", encoding="utf-8") as fh:
         if pred_path.stat().st_size and not _ends_with_newline(pred_path):
             fh.write("\n")  # a killed run left half a line: start the next record on its own line
@@ -113,6 +116,8 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
                 req.id = item.id  # lets the replay engine match responses by id
                 requests.append(req)
             responses = engine.generate(requests)
+            if len(responses) != len(requests):
+                raise RuntimeError(f"eval {name}: the engine returned {len(responses)} responses for {len(requests)} requests")
             verdicts: dict[int, dict] = {}
             if judge is not None:
                 to_judge = [i for i, it in enumerate(batch) if needs_judge(it, scoring)]
@@ -125,7 +130,6 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
             fh.flush()
             bar.update(len(batch))
     bar.close()
-    expected = getattr(bench, "expected", {}).get(getattr(bench, "split", None))
     if expected and limit is None and len(seen) != expected:
         log.warning("eval %s: %d items, the paper evaluated %d: check benchmark.%s.path and split", name,
                     len(seen), expected, name)

@@ -160,3 +160,11 @@ def test_openai_engine_end_to_end(tmp_path, monkeypatch):
                      progress=False)["demo"]
     assert m["mcq_accuracy"] == pytest.approx(50.0)  # modalities of images 0..3: A, A, B, B
     assert m["closed_n"] == 6
+
+
+def test_engine_returning_too_few_responses_is_an_error(tmp_path):
+    class Short:
+        def generate(self, requests):
+            return ["A"] * (len(requests) - 1)
+    with pytest.raises(RuntimeError, match="returned 8 responses for 9"):
+        evaluate({"toy": ListBenchmark(toy_items())}, Short(), tmp_path, progress=False)
