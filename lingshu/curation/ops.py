@@ -17,7 +17,6 @@ from PIL import Image
 
 from lingshu.schema import Sample
 
-ACTIONS = ("drop", "quarantine")
 # pHash is computed on JPEGs decoded at reduced scale (>= this size): several times faster, and
 # every hash in the project (samples, benchmark index) goes through the same decode so they compare.
 PHASH_DRAFT = 256

@@ -20,7 +20,7 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -64,7 +64,6 @@ class Curation:
     shard_max_bytes: int = 1 << 30
     keep_work: bool = False
     progress: Any = None  # callable(n) advancing a progress display, or None
-    manifests: dict[str, dict] = field(default_factory=dict)
 
     @property
     def work_dir(self) -> Path:

@@ -3,7 +3,6 @@ MedICaT), or a folder of images with sidecar `.txt` captions. Both make caption 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Iterator
 
 from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, read_table
