@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from lingshu.evaluation.extract import normalize_answer
-from lingshu.training.stage import MixtureEntry
 from lingshu.schema import IMAGE_TOKEN, LETTERS, THINK_ANSWER_INSTRUCTION, Sample, stable_id
 
 MCQ_INSTRUCTION = re.compile(r"\n?Answer with the option's letter from the given choices directly\.?\s*$")
@@ -20,19 +19,13 @@ OPTION_LINE = re.compile(r"^\s*(?:Options:\s*)?[A-J][.)]\s.*$", re.M)
 
 @dataclass
 class RLData:
-    # Curated sources (weights unused: prompts are balanced instead), each with an optional kinds filter.
-    mixture: list[MixtureEntry] = field(default_factory=list)
+    mixture: dict[str, list[str] | None] = field(default_factory=lambda: {"demo": None})  # source -> kinds
     yes_no_fraction: float = 0.05  # the paper keeps ~5% of yes/no questions
     mcq_to_open: bool = True  # MCQs whose answer is a word or phrase become open questions
     max_phrase_words: int = 4
     balance: bool = True  # cap every (modality, question type) group at the median group size
     max_prompts: int | None = None
     heldout_prompts: int = 64  # kept aside to measure reward before and after RL
-
-    def __post_init__(self) -> None:
-        self.mixture = [MixtureEntry(**m) if isinstance(m, dict) else m for m in self.mixture]
-        if not self.mixture:
-            raise ValueError("stage.data.mixture names no curated source for RL prompts")
 
 
 def question_type(s: Sample) -> str:
