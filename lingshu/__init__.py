@@ -1,3 +1,11 @@
 """lingshu: rebuild and extend the Lingshu medical MLLM recipe with Hydra-composed steps."""
 
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
 __version__ = "0.1.0"
+ASSETS = Path(__file__).resolve().parent / "assets"
+
+# `${lingshu.asset:tiny_tokenizer}` in configs: files shipped inside the package.
+OmegaConf.register_new_resolver("lingshu.asset", lambda name: str(ASSETS / name), replace=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from lingshu.evaluation.prompts import build_prompt
 from lingshu.schema import LETTERS, THINK_ANSWER_INSTRUCTION, BenchmarkItem, Sample
 
 MODALITIES = ("chest radiograph", "CT slice", "MRI slice", "histology patch")
@@ -109,17 +110,17 @@ def report_text(lab: Labels) -> str:
             f"Impression: abnormal study with a {lab.side} lesion .")
 
 
-def mcq_text(question: str, options: list[str]) -> str:
-    lines = [f"{LETTERS[i]}. {o}" for i, o in enumerate(options)]
-    return f"{question}\n" + "\n".join(lines) + "\nAnswer with the option's letter from the given choices directly."
-
-
 def _vqa(sid: str, img: bytes, lab: Labels, q: str, a: str, answer_type: str, kind: str = "vqa",
-         options: list[str] | None = None, meta: dict | None = None) -> Sample:
+         options: list[str] | None = None, meta: dict | None = None, prompt: str | None = None) -> Sample:
+    """A one-image question whose user turn is exactly what the evaluation will ask (MedEvalKit prompts)."""
+    if prompt is None:
+        item = BenchmarkItem(id=sid, benchmark="demo", question=q, answer=a, answer_type=answer_type, options=options)
+        prompt = build_prompt(item)
+    sep = "" if prompt.startswith("\n") else "\n"
     return Sample(id=sid, source="demo", kind=kind, images=[img],
-                  messages=[{"role": "user", "content": f"<image>\n{q}"}, {"role": "assistant", "content": a}],
+                  messages=[{"role": "user", "content": f"<image>{sep}{prompt}"}, {"role": "assistant", "content": a}],
                   answer=a, options=options, answer_type=answer_type, modality=MODALITIES[lab.modality],
-                  meta=dict(meta or {}))
+                  meta={**(meta or {}), "question": q})
 
 
 def image_samples(index: int, seed: int, split: str, lab: Labels, img: bytes) -> list[Sample]:
@@ -132,7 +133,7 @@ def image_samples(index: int, seed: int, split: str, lab: Labels, img: bytes) ->
                          {"role": "assistant", "content": caption_text(lab)}], meta=dict(meta)),
         _vqa(f"{base}-yesno", img, lab, YESNO_PROMPT, "yes" if lab.lesion else "no", "closed", meta=meta),
         _vqa(f"{base}-open", img, lab, OPEN_PROMPT, MODALITIES[lab.modality], "open", meta=meta),
-        _vqa(f"{base}-mcq", img, lab, mcq_text(MCQ_PROMPT, MCQ_OPTIONS), LETTERS[lab.modality], "mcq", kind="mcq",
+        _vqa(f"{base}-mcq", img, lab, MCQ_PROMPT, LETTERS[lab.modality], "mcq", kind="mcq",
              options=list(MCQ_OPTIONS), meta=meta),
         _vqa(f"{base}-report", img, lab, REPORT_PROMPT, report_text(lab), "report", kind="report", meta=meta),
     ]
@@ -151,8 +152,8 @@ def reasoning_sample(sid: str, img: bytes, lab: Labels, index: int, meta: dict) 
         q, a = OPEN_PROMPT, MODALITIES[lab.modality]
     think = f"The image looks like a {MODALITIES[lab.modality]}. " + (
         f"There is a {lab.size} lesion on the {lab.side} side." if lab.lesion else "No focal lesion is visible.")
-    s = _vqa(sid, img, lab, f"{q}\n{THINK_ANSWER_INSTRUCTION}", f"<think>{think}</think><answer>{a}</answer>",
-             "closed" if a in ("yes", "no") else "open", kind="reasoning", meta=meta)
+    s = _vqa(sid, img, lab, q, f"<think>{think}</think><answer>{a}</answer>", "closed" if a in ("yes", "no") else "open",
+             kind="reasoning", meta=meta, prompt=f"{q}\n{THINK_ANSWER_INSTRUCTION}")
     s.answer = a  # the verifiable answer; the assistant turn carries the reasoning
     return s
 
@@ -199,8 +200,10 @@ def text_mcqs(seed: int, split: str, n: int) -> list[Sample]:
         rng.shuffle(opts)
         pos = i % 4
         opts.insert(pos, a)
+        prompt = build_prompt(BenchmarkItem(id="", benchmark="demo", question=stem, answer=LETTERS[pos],
+                                            answer_type="mcq", options=opts))
         out.append(Sample(id=f"demo-{split}-text-{i:05d}", source="demo", kind="mcq",
-                          messages=[{"role": "user", "content": mcq_text(stem, opts)},
+                          messages=[{"role": "user", "content": prompt.lstrip("\n")},
                                     {"role": "assistant", "content": LETTERS[pos]}],
                           answer=LETTERS[pos], options=opts, answer_type="mcq", meta={"split": split}))
     return out
@@ -249,9 +252,6 @@ def demo_benchmark_items(seed: int = 0, num_images: int = 100, kinds=("closed", 
         if s.kind in ("caption", "reasoning") or s.answer_type not in kinds:
             continue
         suffix = s.id.rsplit("-", 1)[1]
-        question = s.question
-        if s.answer_type == "mcq":  # the benchmark prompt adds options and instruction itself
-            question = MCQ_PROMPT
-        yield BenchmarkItem(id=s.id, benchmark="demo", question=question, answer=s.answer,
+        yield BenchmarkItem(id=s.id, benchmark="demo", question=s.meta["question"], answer=s.answer,
                             answer_type=s.answer_type, images=s.images, options=s.options,
                             categories={"modality": s.modality, "question_type": qtype[suffix], "language": "en"})

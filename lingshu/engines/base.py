@@ -14,6 +14,7 @@ class GenerationRequest:
     temperature: float = 0.0  # 0 = greedy
     top_p: float = 1.0
     seed: int | None = None
+    id: str | None = None  # the benchmark item or sample it answers (replay matches on it)
 
 
 class Engine(Protocol):

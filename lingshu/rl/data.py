@@ -11,21 +11,31 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from lingshu.evaluation.extract import normalize_answer
+from lingshu.evaluation.prompts import CLOSED_INSTRUCTION, MCQ_INSTRUCTION, OPEN_INSTRUCTION, YES_NO_INSTRUCTION
+from lingshu.training.stage import MixtureEntry
 from lingshu.schema import IMAGE_TOKEN, LETTERS, THINK_ANSWER_INSTRUCTION, Sample, stable_id
 
-MCQ_INSTRUCTION = re.compile(r"\n?Answer with the option's letter from the given choices directly\.?\s*$")
+# Evaluation's answer-format instructions give way to the <think>/<answer> instruction.
+INSTRUCTIONS = re.compile("\n?(?:" + "|".join(re.escape(i) for i in (MCQ_INSTRUCTION, YES_NO_INSTRUCTION, CLOSED_INSTRUCTION,
+                                                                  OPEN_INSTRUCTION)) + ")\\s*$")
 OPTION_LINE = re.compile(r"^\s*(?:Options:\s*)?[A-J][.)]\s.*$", re.M)
 
 
 @dataclass
 class RLData:
-    mixture: dict[str, list[str] | None] = field(default_factory=lambda: {"demo": None})  # source -> kinds
+    # Curated sources (weights unused: prompts are balanced instead), each with an optional kinds filter.
+    mixture: list[MixtureEntry] = field(default_factory=list)
     yes_no_fraction: float = 0.05  # the paper keeps ~5% of yes/no questions
     mcq_to_open: bool = True  # MCQs whose answer is a word or phrase become open questions
     max_phrase_words: int = 4
     balance: bool = True  # cap every (modality, question type) group at the median group size
     max_prompts: int | None = None
     heldout_prompts: int = 64  # kept aside to measure reward before and after RL
+
+    def __post_init__(self) -> None:
+        self.mixture = [MixtureEntry(**m) if isinstance(m, dict) else m for m in self.mixture]
+        if not self.mixture:
+            raise ValueError("stage.data.mixture names no curated source for RL prompts")
 
 
 def question_type(s: Sample) -> str:
@@ -43,7 +53,7 @@ def to_open(s: Sample, max_words: int) -> Sample | None:
     if len(text.split()) > max_words:
         return None
     user = s.messages[0]["content"]
-    stem = OPTION_LINE.sub("", MCQ_INSTRUCTION.sub("", user)).strip()
+    stem = OPTION_LINE.sub("", INSTRUCTIONS.sub("", user)).replace("Question: ", "", 1).strip()
     return Sample(id=s.id + "-open", source=s.source, kind="vqa", images=s.images, answer=text, answer_type="open",
                   modality=s.modality, messages=[{"role": "user", "content": stem}],
                   meta={**s.meta, "rewritten_from": "mcq"})
@@ -51,7 +61,7 @@ def to_open(s: Sample, max_words: int) -> Sample | None:
 
 def as_prompt(s: Sample) -> Sample:
     """The sample's question (its first user turn) plus the format instruction; no assistant turn."""
-    user = MCQ_INSTRUCTION.sub("", s.messages[0]["content"]).rstrip()
+    user = INSTRUCTIONS.sub("", s.messages[0]["content"]).rstrip()
     if THINK_ANSWER_INSTRUCTION not in user:
         user = f"{user}\n{THINK_ANSWER_INSTRUCTION}"
     if s.images and IMAGE_TOKEN not in user:

@@ -1,0 +1,159 @@
+"""Stream curated WebDataset shards into training batches, mixed by weight, resumable mid-epoch.
+
+The global sample stream of an epoch is a pure function of (seed, epoch, mixture): every rank and
+worker computes it and keeps only its own micro-batches, so (1) all ranks run the same number of
+steps, (2) the position is one integer (micro-batches consumed) saved in the checkpoint, and
+(3) a resumed run sees exactly the samples an uninterrupted one would. Only JSON headers are read
+for samples that belong to other ranks; images are decoded by the owner alone, in its workers.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tarfile
+from pathlib import Path
+from typing import Iterator
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from lingshu.data.shards import list_shards, sample_from_parts
+from lingshu.schema import Sample
+from lingshu.training.stage import MixtureEntry
+
+
+def resolve_shard_dir(curated_dir: str | Path, source: str) -> Path:
+    """`<curated>/<source>/shards` (the curate task's layout) or `<curated>/<source>` itself."""
+    base = Path(curated_dir) / source
+    for d in (base / "shards", base):
+        if d.is_dir() and (any(d.glob("*.tar")) or (d / "manifest.json").exists()):
+            return d
+    raise FileNotFoundError(f"no curated shards for source {source!r} under {base}: run task=curate with "
+                            f"source={source} first, or set paths.curated_dir to where its shards are")
+
+
+def _raw_records(shard: Path) -> Iterator[tuple[dict, dict[str, bytes]]]:
+    """(header json, raw parts) per sample of one tar, in file order; nothing decoded."""
+    group: dict[str, bytes] = {}
+    current = None
+    with tarfile.open(shard, "r") as tar:
+        for member in tar:
+            if not member.isfile():
+                continue
+            key, _, suffix = member.name.partition(".")
+            if current is not None and key != current:
+                yield json.loads(group["json"]), group
+                group = {}
+            current = key
+            group[suffix] = tar.extractfile(member).read()
+    if current is not None:
+        yield json.loads(group["json"]), group
+
+
+class MixtureStream(IterableDataset):
+    """Yields lists of `micro_batch_size` Samples (batched in the worker, collated there too)."""
+
+    def __init__(self, shards: dict[str, list[Path]], mixture: dict[str, MixtureEntry], seed: int,
+                 samples_per_epoch: int, micro_batch_size: int, shuffle_buffer: int = 1000):
+        missing = set(mixture) - set(shards)
+        if missing:
+            raise ValueError(f"mixture names sources with no shards: {sorted(missing)}")
+        self.shards, self.mixture, self.seed = shards, mixture, seed
+        self.samples_per_epoch, self.micro_batch_size, self.shuffle_buffer = samples_per_epoch, micro_batch_size, shuffle_buffer
+        self.epoch = 0
+        self.start_batch = 0  # micro-batches this rank already consumed in `epoch` (resume)
+        self.rank, self.world_size = 0, 1
+
+    def batches_per_epoch(self) -> int:
+        return self.samples_per_epoch // (self.micro_batch_size * self.world_size)
+
+    def _source_stream(self, name: str) -> Iterator[tuple[dict, dict]]:
+        """One source forever: shard order and a bounded shuffle buffer reseeded every pass."""
+        kinds = self.mixture[name].kinds
+        for cycle in range(1 << 30):
+            rng = random.Random(f"{self.seed}/{self.epoch}/{name}/{cycle}")
+            order = list(self.shards[name])
+            rng.shuffle(order)
+            buffer: list = []
+            found = False
+            for shard in order:
+                for header, parts in _raw_records(shard):
+                    if kinds and header["kind"] not in kinds:
+                        continue
+                    found = True
+                    buffer.append((header, parts))
+                    if len(buffer) >= self.shuffle_buffer:
+                        yield buffer.pop(rng.randrange(len(buffer)))
+            if not found:
+                raise ValueError(f"source {name!r} has no samples of kinds {kinds}")
+            rng.shuffle(buffer)
+            yield from buffer
+
+    def global_stream(self) -> Iterator[tuple[dict, dict]]:
+        names = sorted(self.mixture)
+        weights = [self.mixture[n].weight for n in names]
+        streams = {n: self._source_stream(n) for n in names}
+        rng = random.Random(f"{self.seed}/{self.epoch}/mix")
+        for _ in range(self.batches_per_epoch() * self.micro_batch_size * self.world_size):
+            yield next(streams[rng.choices(names, weights)[0]])
+
+    def __iter__(self) -> Iterator[list[Sample]]:
+        info = get_worker_info()
+        worker, num_workers = (info.id, info.num_workers) if info else (0, 1)
+        batch: list = []
+        for i, (header, parts) in enumerate(self.global_stream()):
+            b = i // self.micro_batch_size  # global micro-batch index
+            if b % self.world_size != self.rank:
+                continue
+            local = b // self.world_size  # this rank's micro-batch index
+            if local < self.start_batch or (local - self.start_batch) % num_workers != worker:
+                continue
+            batch.append(sample_from_parts(header["id"], parts))
+            if len(batch) == self.micro_batch_size:
+                yield batch
+                batch = []
+
+
+class ShardDataModule(L.LightningDataModule):
+    def __init__(self, curated_dir: str | Path, mixture: dict[str, MixtureEntry], collate, seed: int,
+                 micro_batch_size: int, samples_per_epoch: int | None = None, shuffle_buffer: int = 1000,
+                 num_workers: int = 0):
+        super().__init__()
+        self.shards = {name: list_shards(resolve_shard_dir(curated_dir, name)) for name in mixture}
+        self.mixture, self.collate, self.num_workers = mixture, collate, num_workers
+        total = samples_per_epoch or self.count_matching()
+        self.train_set = MixtureStream(self.shards, mixture, seed, total, micro_batch_size, shuffle_buffer)
+
+    def count_matching(self) -> int:
+        """Samples of the selected kinds across the mixture (headers only)."""
+        n = 0
+        for name, shards in self.shards.items():
+            kinds = self.mixture[name].kinds
+            n += sum(1 for s in shards for h, _ in _raw_records(s) if not kinds or h["kind"] in kinds)
+        return n
+
+    def setup(self, stage: str | None = None) -> None:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            self.train_set.rank, self.train_set.world_size = torch.distributed.get_rank(), torch.distributed.get_world_size()
+        if self.train_set.batches_per_epoch() == 0:
+            raise ValueError(f"an epoch of {self.train_set.samples_per_epoch} samples is less than one micro-batch "
+                             f"per rank; lower stage.micro_batch_size or raise stage.data.samples_per_epoch")
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.train_set.epoch:
+            self.train_set.epoch, self.train_set.start_batch = epoch, 0
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_set, batch_size=None, collate_fn=self.collate, num_workers=self.num_workers,
+                          persistent_workers=False)
+
+    def state_dict(self) -> dict:
+        # Micro-batches this rank finished in the current epoch: the loop's own count, not the
+        # loader's, which runs ahead by its prefetch.
+        progress = self.trainer.fit_loop.epoch_loop.batch_progress.current
+        return {"epoch": self.trainer.current_epoch, "batches": progress.completed}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.train_set.epoch, self.train_set.start_batch = state["epoch"], state["batches"]

@@ -1,0 +1,33 @@
+"""Task functions: each `lingshu/tasks/<name>.py` has `run(cfg) -> dict`; `dispatch` picks one."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from omegaconf import DictConfig
+from hydra.errors import InstantiationException
+from omegaconf.errors import MissingMandatoryValue
+
+TASKS = ("curate", "train", "rl", "eval", "pipeline")
+MODULES = {"eval": "evaluate"}
+
+
+def dispatch(cfg: DictConfig) -> dict:
+    from lingshu.config import ConfigError, validate
+
+    name = cfg.task.name
+    try:  # only configuration problems become one line; errors during the work keep their traceback
+        if name not in TASKS:
+            raise ConfigError(f"unknown task {name!r}; choose one of {', '.join(TASKS)} (task=...)")
+        validate(cfg)
+    except (ConfigError, MissingMandatoryValue, InstantiationException, FileNotFoundError, ValueError, TypeError) as e:
+        if isinstance(e, InstantiationException) and e.__cause__ is not None:
+            e = e.__cause__
+        if isinstance(e, MissingMandatoryValue):
+            key = e.full_key
+            e = ConfigError(f"{key} is required: set it on the command line, e.g. {key}=/path/to/it")
+        print(f"lingshu: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    module = importlib.import_module(f"lingshu.tasks.{MODULES.get(name, name)}")
+    return module.run(cfg)

@@ -1,0 +1,53 @@
+"""Helpers every task uses: run directories, done-markers, seeding, loggers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+
+def run_dir(cfg) -> Path:
+    return Path(cfg.paths.run_dir)
+
+
+def is_rank_zero() -> bool:
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))) == 0
+
+
+def config_hash(*nodes) -> str:
+    blob = json.dumps([OmegaConf.to_container(n, resolve=True) if OmegaConf.is_config(n) else n for n in nodes],
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def done(out_dir: Path, key: str) -> dict | None:
+    """The result a finished step recorded under the same config hash (so a rerun skips it)."""
+    marker = out_dir / "DONE.json"
+    if marker.exists():
+        data = json.loads(marker.read_text())
+        if data.get("key") == key:
+            return data["result"]
+    return None
+
+
+def mark_done(out_dir: Path, key: str, result: dict) -> dict:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / "DONE.json.tmp"
+    tmp.write_text(json.dumps({"key": key, "result": result}, indent=2, default=str))
+    tmp.replace(out_dir / "DONE.json")
+    return result
+
+
+def loggers(cfg, out_dir: Path) -> list:
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
+
+    out = [CSVLogger(save_dir=str(out_dir), name="", version="")] if cfg.logger.csv else []
+    if cfg.logger.tensorboard:
+        out.append(TensorBoardLogger(save_dir=str(out_dir), name="tensorboard", version=""))
+    if cfg.logger.wandb:  # the key comes from WANDB_API_KEY in the environment, never the config
+        out.append(WandbLogger(project=cfg.logger.wandb_project, save_dir=str(out_dir)))
+    return out

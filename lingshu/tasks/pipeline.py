@@ -1,0 +1,124 @@
+"""task=pipeline: the whole recipe, step by step, each step reading the files the previous one wrote.
+
+Steps (task.steps): `curate`; a stage name from task.stages (SFT or RL, trained from the latest
+checkpoint); `eval` (scores the latest checkpoint on the selected benchmarks). Every step records
+a done-marker keyed by its config, so rerunning the same command skips what finished.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+from lingshu.models.export import export_hf
+from lingshu.rl.grpo import GRPOConfig
+from lingshu.tasks.common import config_hash, done, mark_done, run_dir
+
+log = logging.getLogger(__name__)
+
+
+def initial_checkpoint(cfg) -> str:
+    """The model every later step starts from, as an hf/ folder (random init written once, so the
+    untrained row and stage 1 see the very same weights)."""
+    if cfg.model.get("path"):
+        return str(cfg.model.path)
+    out = run_dir(cfg) / "train" / "init"
+    key = config_hash(cfg.model, cfg.seed)
+    if (result := done(out, key)) is None:
+        model, processor = instantiate(cfg.model, _convert_="all").build(None, seed=cfg.seed)
+        result = mark_done(out, key, {"hf": str(export_hf(model, processor, out / "hf"))})
+    return result["hf"]
+
+
+def run(cfg) -> dict:
+    from lingshu.tasks import curate
+    from lingshu.tasks.evaluate import build_benchmarks, build_judge, evaluate_checkpoint
+    from lingshu.evaluation.report import write_summary
+    from lingshu.tasks.rl import rl_stage
+    from lingshu.tasks.train import train_stage
+
+    steps = list(cfg.task.steps)
+    unknown = [s for s in steps if s not in ("curate", "eval") and s not in cfg.task.stages]
+    if unknown:
+        raise ValueError(f"task.steps names unknown steps {unknown}; stages are {list(cfg.task.stages)}")
+    t_start = time.time()
+    timings: list[tuple[str, float]] = []
+    checkpoint, label = None, "untrained"
+    results: dict[str, dict] = {}
+    stage_results: dict[str, dict] = {}
+    eval_dir = run_dir(cfg) / "eval"
+    benchmarks = judge = None
+    for step in steps:
+        t0 = time.time()
+        if step == "curate":
+            stage_results["curate"] = curate.run(cfg)
+        elif step == "eval":
+            if benchmarks is None:
+                benchmarks, judge = build_benchmarks(cfg.benchmark), build_judge(cfg.get("judge"))
+            checkpoint = checkpoint or initial_checkpoint(cfg)
+            results[label] = evaluate_checkpoint(cfg, checkpoint, eval_dir / label, benchmarks, judge)
+            write_summary(results, eval_dir)
+        else:
+            node = cfg.task.stages[step]
+            stage = instantiate(node, _convert_="all")
+            init = stage.init_from or checkpoint or initial_checkpoint(cfg)
+            if isinstance(stage, GRPOConfig):
+                out = rl_stage(cfg, stage, init, node=node)
+            else:
+                out = train_stage(cfg, stage, init, node=node)
+            stage_results[step] = out
+            checkpoint, label = out["hf"], step
+        timings.append((step if step != "eval" else f"eval ({label})", time.time() - t0))
+    report = write_report(cfg, results, stage_results, timings, time.time() - t_start)
+    return {"eval": results, "stages": stage_results, "report": str(report)}
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+def write_report(cfg, results: dict, stages: dict, timings: list, total_s: float) -> Path:
+    """report.md: what ran, how long, the headline numbers, and where everything is."""
+    rd = run_dir(cfg)
+    lines = ["# lingshu run report", "", f"Run directory: `{rd}`", "",
+             "## Steps", "", "| step | seconds |", "|---|---:|"]
+    lines += [f"| {s} | {t:.1f} |" for s, t in timings] + [f"| **total** | **{total_s:.1f}** |", ""]
+    if results:
+        keys = ["accuracy", "closed_accuracy", "open_accuracy", "mcq_accuracy", "rouge_l", "unparsed"]
+        lines += ["## Evaluation (held-out)", "", "| checkpoint | benchmark | " + " | ".join(keys) + " |",
+                  "|---|---|" + "---:|" * len(keys)]
+        for label, per_bench in results.items():
+            for bench, m in per_bench.items():
+                lines.append(f"| {label} | {bench} | " + " | ".join(_fmt(m.get(k)) for k in keys) + " |")
+        lines += ["", "Details: [eval/summary.md](eval/summary.md), chart: ![summary](eval/summary.png)", ""]
+    rl = next((v for v in stages.values() if isinstance(v, dict) and "heldout_before" in v), None)
+    if rl and rl.get("heldout_before"):
+        b, a = rl["heldout_before"], rl["heldout_after"]
+        comps = [k for k in b if k not in ("n", "examples")]
+        lines += ["## RL: reward on held-out prompts (greedy)", "", "| | " + " | ".join(comps) + " |",
+                  "|---|" + "---:|" * len(comps),
+                  "| before RL | " + " | ".join(_fmt(b[k]) for k in comps) + " |",
+                  "| after RL | " + " | ".join(_fmt(a[k]) for k in comps) + " |", "",
+                  f"Prompts: {json.dumps(rl['prompts'])}", "", "Curves: ![rl](rl/curves.png)", ""]
+    trained = [s for s, v in stages.items() if isinstance(v, dict) and "stage" in v]
+    if trained:
+        lines += ["## Training curves", ""] + [f"- {s}: ![{s}](train/{s}/curves.png)" for s in trained] + [""]
+    lines += ["## Config", "", "The composed config is in `.hydra/config.yaml` (secrets come from the environment "
+              "and are never written).", ""]
+    path = rd / "report.md"
+    path.write_text("\n".join(lines))
+    table = Table(title="lingshu pipeline")
+    table.add_column("step")
+    table.add_column("seconds", justify="right")
+    for s, t in timings:
+        table.add_row(s, f"{t:.1f}")
+    Console().print(table)
+    log.info("report: %s", path)
+    return path

@@ -1,0 +1,100 @@
+"""task=rl: GRPO from an SFT checkpoint on verifiable prompts drawn from curated shards.
+
+    python launch.py task=rl stage=rl_grpo stage.init_from=<run>/train/instruction_tuning/hf
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
+from torch.utils.data import DataLoader
+
+from lingshu.config import ConfigError
+from lingshu.data.datamodule import resolve_shard_dir
+from lingshu.data.shards import iter_samples
+from lingshu.engines.base import GenerationRequest
+from lingshu.engines.hf import HFEngine
+from lingshu.models.export import export_hf
+from lingshu.plots import plot_curves
+from lingshu.rl.data import build_prompts
+from lingshu.rl.grpo import GRPOConfig, GRPOModule
+from lingshu.tasks.common import config_hash, done, loggers, mark_done, run_dir
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg) -> dict:
+    stage = instantiate(cfg.stage, _convert_="all")
+    if not isinstance(stage, GRPOConfig):
+        raise ConfigError(f"task=rl needs an RL stage (stage=rl_grpo), got stage={stage.name}")
+    return rl_stage(cfg, stage, stage.init_from, node=cfg.stage)
+
+
+def prompts_from_shards(cfg, stage: GRPOConfig):
+    def samples():
+        for entry in stage.data.mixture:
+            for s in iter_samples([resolve_shard_dir(cfg.paths.curated_dir, entry.source)]):
+                if not entry.kinds or s.kind in entry.kinds:
+                    yield s
+    return build_prompts(samples(), stage.data, cfg.seed)
+
+
+@torch.no_grad()
+def heldout_reward(model, processor, reward, prompts, max_new_tokens: int, batch_size: int = 32) -> dict:
+    """Mean reward components of greedy responses on prompts RL never trains on."""
+    engine = HFEngine(model, processor, batch_size=batch_size)
+    responses = engine.generate([GenerationRequest(messages=p.messages, images=p.images, max_new_tokens=max_new_tokens)
+                                 for p in prompts])
+    rows = reward(responses, prompts)
+    out = {}
+    for name in rows[0]:
+        vals = [r[name] for r in rows if r[name] is not None]
+        out[name] = sum(vals) / len(vals) if vals else None
+    out["n"] = len(prompts)
+    out["examples"] = [{"id": p.id, "answer": p.answer, "response": r} for p, r in list(zip(prompts, responses))[:5]]
+    return out
+
+
+def rl_stage(cfg, stage: GRPOConfig, init_from: str | None, node=None) -> dict:
+    out_dir = run_dir(cfg) / "rl"
+    key = config_hash(cfg.model, node if node is not None else cfg.stage, cfg.reward, cfg.trainer, str(init_from), cfg.seed)
+    if (result := done(out_dir, key)) is not None:
+        log.info("RL already finished (%s); skipping", result["hf"])
+        return result
+    import lightning as L
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    backbone = instantiate(cfg.model, _convert_="all")
+    model, processor = backbone.build(init_from, seed=cfg.seed)
+    reward = instantiate(cfg.reward, _convert_="all")
+    prompts, counts = prompts_from_shards(cfg, stage)
+    n_held = min(stage.data.heldout_prompts, len(prompts) // 4)
+    heldout, train = prompts[:n_held], prompts[n_held:]
+    if len(train) < stage.prompts_per_step:
+        raise ValueError(f"RL has {len(train)} training prompts, fewer than stage.prompts_per_step={stage.prompts_per_step}")
+    before = heldout_reward(model, processor, reward, heldout, stage.max_new_tokens) if heldout else None
+    trainer = instantiate(cfg.trainer, max_epochs=stage.epochs, max_steps=stage.max_steps, default_root_dir=str(out_dir),
+                          logger=loggers(cfg, out_dir),
+                          callbacks=[ModelCheckpoint(dirpath=out_dir / "checkpoints", save_last=True, save_top_k=0,
+                                                     every_n_train_steps=1)])
+    world = trainer.world_size
+    loader = DataLoader(train, batch_size=stage.prompts_per_step // world, shuffle=True, collate_fn=list, drop_last=True,
+                        generator=torch.Generator().manual_seed(cfg.seed))
+    module = GRPOModule(model, processor, reward, stage, world_size=world)
+    last = out_dir / "checkpoints" / "last.ckpt"
+    trainer.fit(module, train_dataloaders=loader, ckpt_path=str(last) if last.exists() else None)
+    after = heldout_reward(model, processor, reward, heldout, stage.max_new_tokens) if heldout else None
+    result = {"hf": str(out_dir / "hf"), "steps": trainer.global_step, "prompts": counts,
+              "heldout_before": before, "heldout_after": after}
+    if trainer.is_global_zero:
+        export_hf(model, processor, out_dir / "hf")
+        (out_dir / "heldout.json").write_text(json.dumps({"before": before, "after": after}, indent=2))
+        plot_curves(out_dir / "metrics.csv", out_dir / "curves.png", f"GRPO: {stage.name}",
+                    [["reward/overall", "reward/accuracy", "reward/format"], ["policy/kl"], ["policy/entropy"],
+                     ["response/length_mean"], ["time/generate_s", "time/score_s", "time/update_s"]])
+        mark_done(out_dir, key, result)
+    return result

@@ -1,0 +1,67 @@
+"""task=train: one SFT stage (stage=...) from curated shards to an `hf/` folder.
+
+    python launch.py task=train stage=shallow_alignment model=qwen2_5_vl_7b model.path=/models/Qwen2.5-VL-7B-Instruct
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+
+from lingshu.data.collate import SFTCollator
+from lingshu.data.datamodule import ShardDataModule
+from lingshu.models.export import export_hf
+from lingshu.plots import plot_curves
+from lingshu.tasks.common import config_hash, done, loggers, mark_done, run_dir
+from lingshu.training.callbacks import Throughput
+from lingshu.training.sft import SFTModule
+from lingshu.training.stage import Stage
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg) -> dict:
+    stage: Stage = instantiate(cfg.stage, _convert_="all")
+    return train_stage(cfg, stage, stage.init_from)
+
+
+def train_stage(cfg, stage: Stage, init_from: str | None, node=None) -> dict:
+    """Train `stage` starting from `init_from` (an hf/ folder, or None for model.path / random init).
+
+    Rerunning the same command resumes from `checkpoints/last.ckpt`; a finished stage is skipped."""
+    out_dir = run_dir(cfg) / "train" / stage.name
+    key = config_hash(cfg.model, node if node is not None else cfg.stage, cfg.trainer, str(init_from), cfg.seed)
+    if (result := done(out_dir, key)) is not None:
+        log.info("stage %s already trained (%s); skipping", stage.name, result["hf"])
+        return result
+    if stage.packing:
+        log.warning("stage %s: packing is not implemented yet; training on padded batches", stage.name)
+    import lightning as L
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    backbone = instantiate(cfg.model, _convert_="all")
+    model, processor = backbone.build(init_from, seed=cfg.seed)
+    collate = SFTCollator(processor, stage.max_seq_len)
+    dm = ShardDataModule(cfg.paths.curated_dir, stage.mixture, collate, cfg.seed, stage.micro_batch_size,
+                         stage.data.samples_per_epoch, stage.data.shuffle_buffer, stage.data.num_workers)
+    ckpt_dir = out_dir / "checkpoints"
+    callbacks = [ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0, every_n_train_steps=50),
+                 LearningRateMonitor(logging_interval="step"),
+                 Throughput(model.config.image_token_id)]
+    trainer = instantiate(cfg.trainer, max_epochs=stage.epochs, max_steps=stage.max_steps,
+                          accumulate_grad_batches=stage.grad_accum, gradient_clip_val=stage.grad_clip,
+                          default_root_dir=str(out_dir), logger=loggers(cfg, out_dir), callbacks=callbacks)
+    last = ckpt_dir / "last.ckpt"
+    trainer.fit(SFTModule(model, stage), datamodule=dm, ckpt_path=str(last) if last.exists() else None)
+    result = {"stage": stage.name, "hf": str(out_dir / "hf"), "steps": trainer.global_step,
+              "dropped_too_long": collate.dropped_too_long}
+    if trainer.is_global_zero:
+        export_hf(model, processor, out_dir / "hf")
+        plot_curves(out_dir / "metrics.csv", out_dir / "curves.png", f"SFT stage: {stage.name}",
+                    [["train/loss"], [c for c in ("lr-AdamW/vision", "lr-AdamW/projector", "lr-AdamW/llm")],
+                     ["perf/samples_per_s"]])
+        mark_done(out_dir, key, result)
+    return result

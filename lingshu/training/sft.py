@@ -1,0 +1,75 @@
+"""Supervised fine-tuning of a Qwen2.5-VL backbone, one paper stage at a time."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from lingshu.models.backbone import module_groups
+from lingshu.training.schedule import warmup_cosine
+from lingshu.training.stage import MODULES, Stage
+
+
+def apply_freezing(model, stage: Stage) -> dict[str, list]:
+    """Freeze the modules the stage does not train; return the trainable parameters per module."""
+    groups = module_groups(model)
+    for module, params in groups.items():
+        for _, p in params:
+            p.requires_grad_(stage.trainable[module])
+    return {m: [p for _, p in groups[m]] for m in MODULES if stage.trainable[m]}
+
+
+def param_groups(model, stage: Stage) -> list[dict]:
+    return [{"params": ps, "lr": stage.lr[m], "name": m, "weight_decay": stage.weight_decay}
+            for m, ps in apply_freezing(model, stage).items()]
+
+
+class SFTModule(L.LightningModule):
+    def __init__(self, model, stage: Stage):
+        super().__init__()
+        self.model, self.stage = model, stage
+        apply_freezing(model, stage)
+
+    def forward(self, **batch):
+        return self.model(**batch)
+
+    def training_step(self, batch, batch_idx):
+        num_samples = batch.pop("num_samples")
+        out = self.model(**batch)
+        targets = (batch["labels"] != -100).sum()
+        self.log("train/loss", out.loss, prog_bar=True, batch_size=int(num_samples))
+        self.log("train/target_tokens", targets.float(), reduce_fx="sum", batch_size=int(num_samples))
+        return out.loss
+
+    def on_train_epoch_start(self) -> None:
+        dm = self.trainer.datamodule
+        if dm is not None and hasattr(dm, "set_epoch"):
+            dm.set_epoch(self.current_epoch)
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(param_groups(self.model, self.stage), betas=(0.9, 0.999), eps=1e-8)
+        total = self.trainer.estimated_stepping_batches
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: warmup_cosine(step, self.stage.warmup_steps, total, self.stage.min_lr_ratio))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def on_train_start(self) -> None:
+        if self.trainer.is_global_zero:
+            print_plan(self.model, self.stage, self.trainer)
+
+
+def print_plan(model, stage: Stage, trainer) -> None:
+    """Who trains at which LR, and the derived batch quantities, before any step runs."""
+    table = Table(title=f"stage {stage.name}")
+    for col in ("module", "parameters", "trainable", "learning rate"):
+        table.add_column(col)
+    for m, params in module_groups(model).items():
+        n = sum(p.numel() for _, p in params)
+        table.add_row(m, f"{n:,}", str(stage.trainable[m]), str(stage.lr.get(m) or "frozen"))
+    devices, nodes = trainer.num_devices, trainer.num_nodes
+    global_batch = stage.micro_batch_size * stage.grad_accum * devices * nodes
+    table.caption = (f"micro batch {stage.micro_batch_size} x accumulation {stage.grad_accum} x devices {devices} "
+                     f"x nodes {nodes} = global batch {global_batch} samples (<= {global_batch * stage.max_seq_len:,} tokens)")
+    Console().print(table)

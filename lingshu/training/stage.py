@@ -1,0 +1,65 @@
+"""A training stage as the paper's table states it (LINGSHU.md section 5): what trains, how fast, on what."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MODULES = ("vision", "projector", "llm")
+
+
+@dataclass
+class MixtureEntry:
+    source: str  # a curated source's name (its folder under paths.curated_dir)
+    weight: float = 1.0
+    kinds: list[str] | None = None  # Sample.kind values to use (None: all)
+
+
+@dataclass
+class StageData:
+    # A list, so an experiment replaces a stage's mixture instead of merging into it.
+    mixture: list[MixtureEntry] = field(default_factory=list)
+    samples_per_epoch: int | None = None  # None: every matching sample once per epoch
+    shuffle_buffer: int = 1000
+    num_workers: int = 0
+
+
+@dataclass
+class Stage:
+    name: str
+    # Per-module learning rate; null freezes the module (no gradient, no optimizer state).
+    lr: dict[str, float | None] = field(default_factory=lambda: {"vision": 2e-6, "projector": 1e-5, "llm": 1e-5})
+    epochs: int = 1
+    max_steps: int = -1  # > 0 caps optimizer steps (demo, smoke tests)
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.0  # cosine decays to lr * min_lr_ratio
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    micro_batch_size: int = 1  # per device
+    grad_accum: int = 8
+    max_seq_len: int = 8192
+    packing: bool = False
+    init_from: str | None = None  # a previous stage's hf/ folder; null: model.path or random init
+    data: StageData = field(default_factory=StageData)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.data, dict):
+            self.data = StageData(**self.data)
+        self.data.mixture = [MixtureEntry(**v) if isinstance(v, dict) else v for v in self.data.mixture]
+        names = [m.source for m in self.data.mixture]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stage {self.name}: stage.data.mixture names a source twice: {names}")
+        unknown = set(self.lr) - set(MODULES)
+        if unknown:
+            raise ValueError(f"stage {self.name}: stage.lr has unknown modules {sorted(unknown)}; use {MODULES}")
+        if not any(self.lr.get(m) for m in MODULES):
+            raise ValueError(f"stage {self.name}: every module is frozen (stage.lr all null)")
+        if not self.data.mixture:
+            raise ValueError(f"stage {self.name}: stage.data.mixture names no curated source")
+
+    @property
+    def mixture(self) -> dict[str, MixtureEntry]:
+        return {m.source: m for m in self.data.mixture}
+
+    @property
+    def trainable(self) -> dict[str, bool]:
+        return {m: bool(self.lr.get(m)) for m in MODULES}
