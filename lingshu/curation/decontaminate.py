@@ -32,7 +32,8 @@ def _items(obj: Any) -> Iterable[tuple[str, list[bytes], str]]:
     for r in records:
         if isinstance(r, Quarantine):
             continue
-        yield str(r.id), list(r.images), r.question or ""
+        question = r.meta.get("question") if isinstance(r, Sample) else None  # raw, without the template
+        yield str(r.id), list(r.images), question or r.question or ""
 
 
 class Decontaminate(Op):
@@ -83,10 +84,12 @@ class Decontaminate(Op):
                 stats(sample)["contamination"] = hit[0]
                 return Verdict("drop", f"image matches benchmark item {hit[0]}", {"match": hit[0], **hit[2]})
         if self.check_questions:
-            for m in sample.messages:
-                if m["role"] != "user":
-                    continue
-                for g in self.grams_of(m["content"]):
+            # the raw question when the reader kept it: prompt templates shared with benchmarks
+            # (MCQ instructions) would otherwise make false 13-gram matches
+            texts = [sample.meta["question"]] if sample.meta.get("question") else \
+                [m["content"] for m in sample.messages if m["role"] == "user"]
+            for text in texts:
+                for g in self.grams_of(text):
                     if g in self.grams:
                         stats(sample)["contamination"] = self.grams[g]
                         return Verdict("drop", f"question shares a {self.ngram}-gram with benchmark item "

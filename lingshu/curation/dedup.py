@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
+import sys
+import tempfile
+from array import array
 from collections import defaultdict
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import MinHash, MinHashLSH
 
 from lingshu.curation.ops import Op, Verdict, phashes, stats
 from lingshu.schema import IMAGE_TOKEN, Sample
@@ -54,6 +58,36 @@ class Table:
         raise NotImplementedError
 
 
+class Entries:
+    """The index side shared by the tables: bucket key -> entry numbers (a lone entry is a bare int,
+    as most keys have one), and each entry's sample id and source. Kept compact because the merge
+    step holds one entry per kept signature."""
+
+    def __init__(self, n_buckets: int):
+        self.buckets: list[dict[int, Any]] = [{} for _ in range(n_buckets)]
+        self.ids: list[str] = []
+        self.sources: list[str] = []
+
+    def new(self, sid: str, source: str) -> int:
+        self.ids.append(sid)
+        self.sources.append(sys.intern(source))
+        return len(self.ids) - 1
+
+    def put(self, band: int, key: int, entry: int) -> None:
+        b = self.buckets[band]
+        have = b.get(key)
+        if have is None:
+            b[key] = entry
+        elif isinstance(have, list):
+            have.append(entry)
+        else:
+            b[key] = [have, entry]
+
+    def get(self, band: int, key: int) -> tuple | list:
+        have = self.buckets[band].get(key)
+        return () if have is None else have if isinstance(have, list) else (have,)
+
+
 class Deduper:
     """Applies an op's scope over its tables; `check` returns a drop Verdict or records the sample."""
 
@@ -80,38 +114,39 @@ class HammingTable(Table):
 
     def __init__(self, threshold: int, granularity: str):
         self.t, self.granularity = threshold, granularity
-        bands = threshold + 1
-        edges = np.linspace(0, 64, bands + 1).astype(int)
+        edges = np.linspace(0, 64, threshold + 2).astype(int)
         self.bands = [(int(a), (1 << int(b - a)) - 1) for a, b in zip(edges[:-1], edges[1:])]
-        self.index: list[dict[int, list]] = [defaultdict(list) for _ in self.bands]
+        self.entries = Entries(len(self.bands))
+        self.hashes = array("Q")  # per entry: the hash it is found by
+        self.multi: dict[int, tuple[int, ...]] = {}  # sample granularity: all hashes of multi-image samples
 
-    def _lookup(self, h: int, accept) -> tuple | None:
-        for (shift, mask), table in zip(self.bands, self.index):
-            for entry in table.get((h >> shift) & mask, ()):
-                if bin(entry[0] ^ h).count("1") <= self.t and accept(entry[2]):
-                    return entry
-        return None
+    def _near(self, h: int, accept) -> Iterator[int]:
+        for band, (shift, mask) in enumerate(self.bands):
+            for e in self.entries.get(band, (h >> shift) & mask):
+                if bin(self.hashes[e] ^ h).count("1") <= self.t and accept(self.entries.sources[e]):
+                    yield e
 
     def find(self, sig: list[int], accept) -> Hit | None:
+        ids, sources = self.entries.ids, self.entries.sources
         if self.granularity == "image":
             for h in sig:
-                e = self._lookup(h, accept)
-                if e is not None:
-                    return e[3], e[2], {"phash": f"{h:016x}", "distance": bin(e[0] ^ h).count("1")}
+                for e in self._near(h, accept):
+                    return ids[e], sources[e], {"phash": f"{h:016x}", "distance": bin(self.hashes[e] ^ h).count("1")}
             return None
-        # sample granularity: every image in order must match (the first one finds candidates)
-        for (shift, mask), table in zip(self.bands, self.index):
-            for h0, all_h, src, sid in table.get((sig[0] >> shift) & mask, ()):
-                if (len(all_h) == len(sig) and accept(src)
-                        and all(bin(a ^ b).count("1") <= self.t for a, b in zip(all_h, sig))):
-                    return sid, src, {"phash": [f"{h:016x}" for h in sig]}
+        for e in self._near(sig[0], accept):  # sample granularity: every image, in order, must match
+            other = self.multi.get(e, (self.hashes[e],))
+            if len(other) == len(sig) and all(bin(a ^ b).count("1") <= self.t for a, b in zip(other, sig)):
+                return ids[e], sources[e], {"phash": [f"{h:016x}" for h in sig]}
         return None
 
     def add(self, sig: list[int], source: str, sid: str) -> None:
         for h in (sig if self.granularity == "image" else sig[:1]):
-            entry = (h, tuple(sig), source, sid)
-            for (shift, mask), table in zip(self.bands, self.index):
-                table[(h >> shift) & mask].append(entry)
+            e = self.entries.new(sid, source)
+            self.hashes.append(h)
+            if self.granularity == "sample" and len(sig) > 1:
+                self.multi[e] = tuple(sig)
+            for band, (shift, mask) in enumerate(self.bands):
+                self.entries.put(band, (h >> shift) & mask, e)
 
 
 class PhashDedup(DedupOp):
@@ -144,28 +179,40 @@ def sample_text(sample: Sample) -> str:
 
 
 class MinHashTable(Table):
-    """LSH buckets over kept signatures; candidates are confirmed on the stored signature (512 bytes
-    per kept text: the one per-sample cost of the merge step's memory)."""
+    """LSH over kept signatures: b bands of r values (datasketch's choice for the threshold), each
+    band a bucket key; candidates are confirmed on their stored signature, which waits on disk."""
 
     def __init__(self, op: "MinHashDedup"):
         self.op = op
-        self.lsh = MinHashLSH(threshold=op.threshold, num_perm=op.num_perm)
-        self.entries: list[tuple[str, str, bytes]] = []
+        lsh = MinHashLSH(threshold=op.threshold, num_perm=op.num_perm)
+        self.b, self.r = lsh.b, lsh.r
+        self.entries = Entries(self.b)
+        self.sigs = tempfile.TemporaryFile()
+        self.size = 4 * op.num_perm
+
+    def _keys(self, raw: bytes) -> list[int]:
+        step = 4 * self.r  # per-process hash() is fine: the table never leaves this process
+        return [hash(raw[i * step:(i + 1) * step]) for i in range(self.b)]
 
     def find(self, sig: str, accept) -> Hit | None:
-        m, raw = self.op.decode(sig)
+        raw = base64.b64decode(sig)
         values = np.frombuffer(raw, dtype="<u4")
-        for key in sorted(self.lsh.query(m)):  # sorted: the earliest kept copy wins, deterministically
-            sid, src, other = self.entries[key]
-            jac = float(np.mean(values == np.frombuffer(other, dtype="<u4")))
-            if jac >= self.op.threshold and accept(src):
-                return sid, src, {"jaccard": round(jac, 4)}
+        keys = self._keys(raw)
+        candidates = sorted({e for band, k in enumerate(keys) for e in self.entries.get(band, k)})
+        for e in candidates:  # in order: the earliest kept copy wins, deterministically
+            other = np.frombuffer(os.pread(self.sigs.fileno(), self.size, e * self.size), dtype="<u4")
+            jac = float(np.mean(values == other))
+            if jac >= self.op.threshold and accept(self.entries.sources[e]):
+                return self.entries.ids[e], self.entries.sources[e], {"jaccard": round(jac, 4)}
         return None
 
     def add(self, sig: str, source: str, sid: str) -> None:
-        m, raw = self.op.decode(sig)
-        self.lsh.insert(len(self.entries), m)
-        self.entries.append((sid, source, raw))
+        raw = base64.b64decode(sig)
+        e = self.entries.new(sid, source)
+        self.sigs.write(raw)
+        self.sigs.flush()
+        for band, k in enumerate(self._keys(raw)):
+            self.entries.put(band, k, e)
 
 
 class MinHashDedup(DedupOp):
@@ -189,11 +236,6 @@ class MinHashDedup(DedupOp):
         # the affine32 scheme gives values < 2**32, so uint32 keeps the signature file compact
         return base64.b64encode(m.hashvalues.astype("<u4").tobytes()).decode()
 
-    def decode(self, sig: str) -> tuple[LeanMinHash, bytes]:
-        raw = base64.b64decode(sig)
-        values = np.frombuffer(raw, dtype="<u4").astype(np.uint64)
-        return LeanMinHash(seed=self.seed, hashvalues=values, scheme=SCHEME), raw
-
     def new_table(self) -> Table:
         return MinHashTable(self)
 
@@ -201,16 +243,16 @@ class MinHashDedup(DedupOp):
 # -- exact dedup ---------------------------------------------------------------------------------------
 class DictTable(Table):
     def __init__(self):
-        self.seen: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self.entries = Entries(1)
 
     def find(self, sig: str, accept) -> Hit | None:
-        for src, sid in self.seen.get(sig, ()):
-            if accept(src):
-                return sid, src, {"hash": sig}
+        for e in self.entries.get(0, int(sig, 16)):
+            if accept(self.entries.sources[e]):
+                return self.entries.ids[e], self.entries.sources[e], {"hash": sig}
         return None
 
     def add(self, sig: str, source: str, sid: str) -> None:
-        self.seen[sig].append((source, sid))
+        self.entries.put(0, int(sig, 16), self.entries.new(sid, source))
 
 
 class ExactDedup(DedupOp):

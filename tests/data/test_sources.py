@@ -20,6 +20,8 @@ from lingshu.data.sources.reports import R2GenSource, ReportJsonSource
 from lingshu.data.sources.text import InstructionJsonlSource, MedMCQASource, MedQASource, PubMedQASource
 from lingshu.data.sources.vqa import PmcVqaSource, SlakeSource, VqaRadSource
 from lingshu.data import demo
+from lingshu.evaluation.prompts import REPORT_PROMPT, build_request
+from lingshu.schema import BenchmarkItem
 
 from source_helpers import image_bytes
 
@@ -61,7 +63,7 @@ def test_llava_json_single_multi_text_and_bad_records(tmp_path, write_image):
     assert s.modality == "CT" and s.meta["original_id"] == "pmc-1" and s.meta["row"] == 0
     assert s.meta["file"] == str(tmp_path / "data.json")
     m = samples["llava_med-pmc-2"]
-    assert m.kind == "dialogue" and m.images == [a, b] and m.messages[0]["content"] == "<image>\n<image>\nCompare."
+    assert m.kind == "dialogue" and m.images == [a, b] and m.messages[0]["content"] == "<image><image>\nCompare."
     assert samples["llava_med-txt"].kind == "text" and samples["llava_med-txt"].images == []
     assert bad["llava_med-missing"].field == "image" and "none.png" in bad["llava_med-missing"].reason
     assert bad["llava_med-missing"].row == 3 and bad["llava_med-missing"].file.endswith("data.json")
@@ -146,7 +148,8 @@ def test_parquet_hub_layout_with_image_struct_and_splits(tmp_path, write_image):
     src = ParquetSource(path=tmp_path / "ds", split="train", name="path_vqa", image_root=tmp_path / "ds")
     samples, bad = split(list(src))
     s0, s1 = samples["path_vqa-train-00000-of-00001-0"], samples["path_vqa-train-00000-of-00001-1"]
-    assert s0.images == [img] and s0.answer_type == "closed" and s0.question == "is there a mass?"
+    assert s0.images == [img] and s0.answer_type == "closed" and s0.meta["question"] == "is there a mass?"
+    assert s0.messages[0]["content"] == "<image>\nis there a mass?\nPlease output 'yes' or 'no'(no extra output)."
     assert s1.images == [(tmp_path / "ds" / "rel.png").read_bytes()] and s1.answer_type == "open"
     assert list(bad.values())[0].field == "image" and len(samples) == 2
     assert len(list(ParquetSource(path=tmp_path / "ds", split="test"))) == 1
@@ -182,7 +185,8 @@ def test_vqa_rad_release(tmp_path, write_image):
     assert sorted(samples) == ["vqa_rad-1", "vqa_rad-2"] and list(bad) == ["vqa_rad-4"]
     s1, s2 = samples["vqa_rad-1"], samples["vqa_rad-2"]
     assert s1.answer_type == "closed" and s1.answer == "Yes" and s1.meta["image_organ"] == "HEAD"
-    assert s2.answer == "3" and s2.answer_type == "open" and s2.question == "How many lesions?"
+    assert s2.answer == "3" and s2.answer_type == "open" and s2.meta["question"] == "How many lesions?"
+    assert s2.messages[0]["content"] == "<image>\nHow many lesions?\nPlease answer the question concisely."
     assert bad["vqa_rad-4"].field == "answer_type"
     (t,) = list(VqaRadSource(path=tmp_path, split="test"))
     assert t.id == "vqa_rad-3" and t.meta["phrase_type"] == "test_freeform"
@@ -201,7 +205,7 @@ def test_slake_english_and_chinese(tmp_path, write_image):
     (tmp_path / "test.json").write_text("[]")
     samples, bad = split(list(SlakeSource(path=tmp_path)))
     zh = samples["slake-train-2"]
-    assert zh.question == "这张图片包含肺吗?" and zh.answer == "是" and zh.meta["q_lang"] == "zh" and zh.images == [img]
+    assert zh.meta["question"] == "这张图片包含肺吗?" and zh.answer == "是" and zh.meta["q_lang"] == "zh" and zh.images == [img]
     assert samples["slake-train-1"].modality == "CT" and samples["slake-train-1"].answer_type == "closed"
     assert bad["slake-train-3"].field == "img_name"
     only_en, _ = split(list(SlakeSource(path=tmp_path, languages=["en"])))
@@ -224,7 +228,10 @@ def test_pmc_vqa_train_and_test_csv(tmp_path, write_image):
     samples, bad = split(list(PmcVqaSource(path=tmp_path)))
     (s,) = samples.values()
     assert s.options == ["CT", "MRI", "PET", "US"] and s.answer == "B" and s.images == [img] and s.kind == "mcq"
-    assert s.messages[1]["content"] == "B" and "B. MRI" in s.question
+    assert s.messages[1]["content"] == "B" and s.meta["question"] == "What modality is used?"
+    item = BenchmarkItem(id="x", benchmark="pmc_vqa", question="What modality is used?", answer="B", answer_type="mcq",
+                         options=s.options, images=s.images)
+    assert s.messages[0]["content"] == build_request(item).messages[0]["content"]  # trained as evaluated
     assert list(bad.values())[0].field == "Answer_label"
     (t,) = list(PmcVqaSource(path=tmp_path, split="test"))
     assert t.id == "pmc_vqa-17" and t.answer == "C" and t.options[0] == "X-ray" and t.meta["caption"] == "Fig 2."
@@ -247,7 +254,7 @@ def test_r2gen_annotation(tmp_path, write_image):
     samples, bad = split(list(R2GenSource(path=tmp_path, name="iu_xray")))
     s = samples["iu_xray-CXR1_1_IM-0001"]
     assert s.kind == "report" and s.images == [a, b] and s.answer_type == "report"
-    assert s.messages[0]["content"] == "<image>\n<image>\nWrite the radiology report for these images."
+    assert s.messages[0]["content"] == "<image><image>\n" + REPORT_PROMPT
     assert s.answer == "The heart is normal in size. The lungs are clear."
     assert bad["iu_xray-CXR2"].field == "image_path"
     (v,) = list(R2GenSource(path=tmp_path / "annotation.json", split="val"))
@@ -295,7 +302,8 @@ def test_medqa_medmcqa_pubmedqa_instruction(tmp_path):
         "LABELS": ["BACKGROUND", "RESULTS"], "final_decision": "yes", "LONG_ANSWER": "Yes, they do.", "YEAR": "2011"}}))
     (p,) = list(PubMedQASource(path=tmp_path / "ori_pqal.json"))
     assert p.id == "pubmedqa-21645374" and p.options == ["yes", "no", "maybe"] and p.answer == "A"
-    assert p.question.startswith("Context: Background one.\nResults two.\nQuestion: Do mitochondria")
+    assert p.messages[0]["content"].startswith("Question: Background one.\nResults two.\nDo mitochondria play a role?\n"
+                                               "Options: \nA. yes\nB. no\nC. maybe\nAnswer with the option's letter")
 
     (tmp_path / "alpacare.jsonl").write_text(json.dumps({"instruction": "Explain.", "input": "Asthma", "output": "..."})
                                             + "\n" + json.dumps({"instruction": "Hi", "output": ""}) + "\n")

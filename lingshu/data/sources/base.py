@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from lingshu.schema import IMAGE_TOKEN, Sample
+from lingshu.evaluation.prompts import build_prompt
+from lingshu.schema import IMAGE_TOKEN, BenchmarkItem, Sample
 
 SOURCE_KINDS = ("caption", "instruction")
 
@@ -163,14 +164,27 @@ def with_placeholders(text: str, n_images: int) -> str:
     have = text.count(IMAGE_TOKEN)
     if have == n_images:
         return text
-    if have == 0:
-        return "\n".join([IMAGE_TOKEN] * n_images + [text])
+    if have == 0:  # the layout evaluation requests use: all placeholders, a newline, the text
+        return IMAGE_TOKEN * n_images + "\n" + text
     raise SourceError(f"{have} {IMAGE_TOKEN} placeholders for {n_images} images", "image")
 
 
 def chat(question: str, answer: str, n_images: int = 0) -> list[dict[str, str]]:
     return [{"role": "user", "content": with_placeholders(question, n_images)},
             {"role": "assistant", "content": answer}]
+
+
+def qa_turns(question: str, answer: str, answer_type: str, n_images: int = 0, options: list[str] | None = None,
+             context: str | None = None) -> list[dict[str, str]]:
+    """A QA record's turns with the user turn exactly as evaluation asks it (the MedEvalKit prompt
+    for its answer type), so training and evaluation see one format. The raw question goes to
+    `meta["question"]` (decontamination compares that)."""
+    item = BenchmarkItem(id="", benchmark="", question=question, answer=answer, answer_type=answer_type,
+                         options=options, context=context)
+    prompt = build_prompt(item)
+    if prompt.startswith("\n"):  # MCQ prompts open with a newline of their own
+        prompt = prompt[1:]
+    return chat(prompt, answer, n_images)
 
 
 class Source:

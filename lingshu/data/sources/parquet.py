@@ -8,9 +8,8 @@ from typing import Any, Iterator
 
 import pyarrow.parquet as pq
 
-from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get
+from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, qa_turns
 from lingshu.data.sources.captions import CAPTION_PROMPT
-from lingshu.data.demo import mcq_text
 from lingshu.schema import LETTERS, Sample
 
 CLOSED_ANSWERS = {"yes", "no"}
@@ -63,6 +62,7 @@ class ParquetSource(Source):
                            messages=chat(self.prompt, str(get(rec, self.caption_column)).strip(), len(images)))]
         question = str(get(rec, self.question_column)).strip()
         answer = str(get(rec, self.answer_column)).strip()
+        meta["question"] = question
         if self.options_column:
             options = [str(o) for o in get(rec, self.options_column)]
             if answer not in LETTERS[: len(options)]:
@@ -70,10 +70,11 @@ class ParquetSource(Source):
                     raise SourceError(f"answer {answer!r} is not an option letter or text", self.answer_column)
                 answer = LETTERS[options.index(answer)]
             return [Sample(id=sid, source=self.name, kind="mcq", images=images, options=options, answer=answer,
-                           answer_type="mcq", messages=chat(mcq_text(question, options), answer, len(images)),
+                           answer_type="mcq", messages=qa_turns(question, answer, "mcq", len(images), options),
                            meta=meta)]
         atype = self.answer_type
         if atype == "auto":
             atype = "closed" if answer.lower() in CLOSED_ANSWERS else "open"
         return [Sample(id=sid, source=self.name, kind=self.sample_kind("vqa" if images else "text"), images=images,
-                       messages=chat(question, answer, len(images)), answer=answer, answer_type=atype, meta=meta)]
+                       messages=qa_turns(question, answer, atype, len(images)), answer=answer, answer_type=atype,
+                       meta=meta)]

@@ -14,16 +14,15 @@ from typing import Any, Iterator
 
 from lingshu.data.sources.base import Row, Source, SourceError, chat, check_path, data_files, get, read_records
 from lingshu.data.sources.conversation import image_list
+from lingshu.evaluation.prompts import REPORT_PROMPT  # train on the request evaluation makes
 from lingshu.schema import Sample
-
-REPORT_PROMPT = "Write the radiology report for this image."  # the demo corpus asks the same
 SPLITS = {"train": "train", "val": "val", "validation": "val", "validate": "val", "test": "test"}
 
 
 class _ReportSource(Source):
-    def __init__(self, path: Any = None, prompt: str = REPORT_PROMPT, **kw):
+    def __init__(self, path: Any = None, prompt: str | None = None, **kw):
         super().__init__(path, **kw)
-        self.prompt = prompt
+        self.prompt = prompt or REPORT_PROMPT
         base = self.path if self.path.is_dir() else self.path.parent
         if kw.get("image_root") is None and (base / "images").is_dir():  # the R2Gen layout
             self.image_root = base / "images"
@@ -33,9 +32,8 @@ class _ReportSource(Source):
         if not images:
             raise SourceError("no images", field)
         kind = self.sample_kind("report")
-        prompt = self.prompt.replace("this image", "these images") if len(images) > 1 else self.prompt
         return Sample(id=self.sample_id(row), source=self.name, kind=kind, images=images,
-                      messages=chat(prompt, report, len(images)), answer=None if kind == "caption" else report,
+                      messages=chat(self.prompt, report, len(images)), answer=None if kind == "caption" else report,
                       answer_type=None if kind == "caption" else "report", modality="chest radiograph",
                       meta=self.provenance(row, images=paths))
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from lingshu.data.demo import mcq_text
-from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, read_records
+from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, qa_turns, read_records
 from lingshu.schema import LETTERS, Sample
 
 
@@ -29,10 +28,11 @@ class _RecordsSource(Source):
                 rid = rec.get(self.id_field) if isinstance(rec, dict) else None
                 yield Row(str(file), line, rec, None if rid in (None, "") else str(rid))
 
-    def mcq(self, row: Row, question: str, options: list[str], letter: str, **meta: Any) -> Sample:
+    def mcq(self, row: Row, question: str, options: list[str], letter: str, context: str | None = None,
+            **meta: Any) -> Sample:
         return Sample(id=self.sample_id(row), source=self.name, kind="mcq", options=options, answer=letter,
-                      answer_type="mcq", messages=chat(mcq_text(question, options), letter),
-                      meta=self.provenance(row, **meta))
+                      answer_type="mcq", messages=qa_turns(question, letter, "mcq", 0, options, context),
+                      meta=self.provenance(row, question=question, **meta))
 
 
 class MedQASource(_RecordsSource):
@@ -73,7 +73,7 @@ class MedMCQASource(_RecordsSource):
 
 
 class PubMedQASource(_RecordsSource):
-    """Yes/no/maybe questions over their abstract, as 3-option MCQs (the paper's evaluation format)."""
+    """Yes/no/maybe questions over their abstract, as 3-option MCQs (the evaluation's format)."""
 
     default_name = "pubmedqa"
     id_field = "_key"
@@ -82,12 +82,12 @@ class PubMedQASource(_RecordsSource):
     def to_samples(self, row: Row) -> list[Sample]:
         rec = row.data
         contexts = get(rec, "CONTEXTS")
-        context = "\n".join(contexts) if isinstance(contexts, list) else str(contexts)
+        context = "\n".join(str(c).strip() for c in contexts) if isinstance(contexts, list) else str(contexts)
         decision = str(get(rec, "final_decision")).strip().lower()
         if decision not in self.OPTIONS:
             raise SourceError(f"final_decision {decision!r} is not yes/no/maybe", "final_decision")
-        question = f"Context: {context}\nQuestion: {str(get(rec, 'QUESTION')).strip()}"
-        return [self.mcq(row, question, list(self.OPTIONS), LETTERS[self.OPTIONS.index(decision)],
+        return [self.mcq(row, str(get(rec, "QUESTION")).strip(), list(self.OPTIONS),
+                         LETTERS[self.OPTIONS.index(decision)], context=context,
                          long_answer=rec.get("LONG_ANSWER"), year=rec.get("YEAR"))]
 
 

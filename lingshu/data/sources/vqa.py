@@ -16,8 +16,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from lingshu.data.demo import mcq_text
-from lingshu.data.sources.base import Row, Source, SourceError, chat, check_path, get, read_csv, read_records
+from lingshu.data.sources.base import Row, Source, SourceError, check_path, get, qa_turns, read_csv, read_records
 from lingshu.schema import LETTERS, Sample
 
 ANSWER_TYPES = {"CLOSED": "closed", "OPEN": "open"}
@@ -61,12 +60,14 @@ class VqaRadSource(Source):
     def to_samples(self, row: Row) -> list[Sample]:
         rec = row.data
         image = self.image_bytes(str(get(rec, "image_name")), "image_name")
-        answer = str(get(rec, "answer")).strip()
-        meta = self.provenance(row, image_name=rec.get("image_name"), question_type=rec.get("question_type"),
-                               image_organ=rec.get("image_organ"), phrase_type=rec.get("phrase_type"))
+        answer, question = str(get(rec, "answer")).strip(), str(get(rec, "question")).strip()
+        atype = answer_type(get(rec, "answer_type"))
+        meta = self.provenance(row, question=question, image_name=rec.get("image_name"),
+                               question_type=rec.get("question_type"), image_organ=rec.get("image_organ"),
+                               phrase_type=rec.get("phrase_type"))
         return [Sample(id=self.sample_id(row), source=self.name, kind="vqa", images=[image],
-                       messages=chat(str(get(rec, "question")).strip(), answer, 1), answer=answer,
-                       answer_type=answer_type(get(rec, "answer_type")), modality="radiology", meta=meta)]
+                       messages=qa_turns(question, answer, atype, 1), answer=answer, answer_type=atype,
+                       modality="radiology", meta=meta)]
 
 
 class SlakeSource(Source):
@@ -95,12 +96,14 @@ class SlakeSource(Source):
     def to_samples(self, row: Row) -> list[Sample]:
         rec = row.data
         image = self.image_bytes(str(get(rec, "img_name")), "img_name")
-        answer = str(get(rec, "answer")).strip()
-        meta = self.provenance(row, img_id=rec.get("img_id"), img_name=rec.get("img_name"), q_lang=rec.get("q_lang"),
-                               location=rec.get("location"), content_type=rec.get("content_type"))
+        answer, question = str(get(rec, "answer")).strip(), str(get(rec, "question")).strip()
+        atype = answer_type(get(rec, "answer_type"))
+        meta = self.provenance(row, question=question, img_id=rec.get("img_id"), img_name=rec.get("img_name"),
+                               q_lang=rec.get("q_lang"), location=rec.get("location"),
+                               content_type=rec.get("content_type"))
         return [Sample(id=self.sample_id(row), source=self.name, kind="vqa", images=[image],
-                       messages=chat(str(get(rec, "question")).strip(), answer, 1), answer=answer,
-                       answer_type=answer_type(get(rec, "answer_type")), modality=rec.get("modality"), meta=meta)]
+                       messages=qa_turns(question, answer, atype, 1), answer=answer, answer_type=atype,
+                       modality=rec.get("modality"), meta=meta)]
 
 
 _LETTER_PREFIX = re.compile(r"^\s*([A-Da-d])\s*[:.：)]\s*")
@@ -148,5 +151,6 @@ class PmcVqaSource(Source):
         image = self.image_bytes(str(get(rec, "Figure_path")), "Figure_path")
         question = str(get(rec, "Question")).strip()
         return [Sample(id=self.sample_id(row), source=self.name, kind="mcq", images=[image], options=options,
-                       answer=letter, answer_type="mcq", messages=chat(mcq_text(question, options), letter, 1),
-                       meta=self.provenance(row, figure=rec.get("Figure_path"), caption=rec.get("Caption") or None))]
+                       answer=letter, answer_type="mcq", messages=qa_turns(question, letter, "mcq", 1, options),
+                       meta=self.provenance(row, question=question, figure=rec.get("Figure_path"),
+                                            caption=rec.get("Caption") or None))]
