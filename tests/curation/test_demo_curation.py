@@ -11,7 +11,8 @@ import webdataset as wds
 
 from lingshu.data import demo
 from lingshu.data.shards import iter_samples, list_shards, sha256_file
-from lingshu.tasks.curate import run
+from lingshu.curation.runner import merge
+from lingshu.tasks.curate import make_curation, run
 
 from curation_helpers import make_cfg
 
@@ -100,3 +101,23 @@ def test_output_is_the_same_for_any_partitioning(tmp_path, tokenizer_dir):
         m = json.loads((out / "manifest.json").read_text())
         hashes.append(([s["sha256"] for s in m["shards"]], m["counts"], (out / "rejects.jsonl").read_bytes()))
     assert hashes[0] == hashes[1] and len(hashes[0][0]) > 1
+
+
+def test_partition_jobs_then_merge_equal_one_run(tmp_path, tokenizer_dir):
+    """What a cluster fan-out does: one job per partition (map only), then one run that merges."""
+    small = {"demo": {"_target_": "lingshu.data.sources.demo.DemoSource", "seed": 1, "num_images": 24,
+                      "num_text": 8, "kind": "instruction"}}
+    shared = str(tmp_path / "shared")
+    job = make_cfg(tmp_path / "job", tokenizer_dir, sources=small, num_partitions=2, output_dir=shared)
+    job.curation.partition = 1
+    assert run(job) == {"partition": 1, "status": "mapped"}
+    assert run(job)["status"] == "already mapped" and not (Path(shared) / "demo" / "manifest.json").exists()
+    with pytest.raises(RuntimeError, match=r"missing \[0\] of 2"):
+        merge(make_curation(job))
+    job.curation.partition = 0
+    run(job)
+    job.curation.partition = None
+    merged = run(job)
+    one = run(make_cfg(tmp_path / "one", tokenizer_dir, sources=small, num_partitions=1, workers=1))
+    manifests = [json.loads((Path(r["shard_dirs"]["demo"]) / "manifest.json").read_text()) for r in (merged, one)]
+    assert manifests[0] == manifests[1]
