@@ -11,6 +11,7 @@ import dataclasses
 import inspect
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 from hydra.utils import get_class, instantiate
@@ -53,7 +54,7 @@ def _check_value(value: Any, hint: Any, key: str) -> None:
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         errors = []
-        for a in args:
+        for a in (a for a in args if a is not type(None)):
             try:
                 _check_value(value, a, key)
                 return
@@ -127,6 +128,11 @@ def validate(cfg: DictConfig, build: bool = True) -> None:
     for name in ("source", "benchmark"):
         if name in groups and cfg.get(name) is not None and len(cfg[name]) == 0:
             raise ConfigError(f"no {name} selected; choose one, e.g. {name}=demo")
+    for key in ("stage.init_from", "eval.checkpoint"):
+        value = OmegaConf.select(cfg, key)
+        if value and not Path(str(value)).is_dir():
+            raise ConfigError(f"{key}={value}: no such checkpoint folder (expected an hf/ folder written by a "
+                              f"training stage, e.g. <run>/train/instruction_tuning/hf)")
     if not build:
         return
     for group in ("source", "benchmark", "model", "stage"):

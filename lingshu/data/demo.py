@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from lingshu.evaluation.prompts import build_prompt
+from lingshu.evaluation.prompts import build_prompt, mcq_prompt
 from lingshu.schema import LETTERS, THINK_ANSWER_INSTRUCTION, BenchmarkItem, Sample
 
 MODALITIES = ("chest radiograph", "CT slice", "MRI slice", "histology patch")
@@ -200,8 +200,7 @@ def text_mcqs(seed: int, split: str, n: int) -> list[Sample]:
         rng.shuffle(opts)
         pos = i % 4
         opts.insert(pos, a)
-        prompt = build_prompt(BenchmarkItem(id="", benchmark="demo", question=stem, answer=LETTERS[pos],
-                                            answer_type="mcq", options=opts))
+        prompt = mcq_prompt(stem, opts)
         out.append(Sample(id=f"demo-{split}-text-{i:05d}", source="demo", kind="mcq",
                           messages=[{"role": "user", "content": prompt.lstrip("\n")},
                                     {"role": "assistant", "content": LETTERS[pos]}],

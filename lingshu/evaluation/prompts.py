@@ -39,15 +39,19 @@ def prompt_kind(item: BenchmarkItem) -> str:
     return "yes_no" if is_yes_no(item) else item.answer_type
 
 
+def mcq_prompt(question: str, options: list[str], reasoning: bool = False) -> str:
+    """MedEvalKit's MCQ prompt (it starts with a newline, as the original does)."""
+    lines = "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(options))
+    return f"\nQuestion: {question}\nOptions: \n{lines}\n" + (REASONING_SUFFIX["mcq"] if reasoning else MCQ_INSTRUCTION)
+
+
 def build_prompt(item: BenchmarkItem, reasoning: bool = False) -> str:
     kind = prompt_kind(item)
     if kind == "report":
         return REPORT_PROMPT
     question = f"{item.context}\n{item.question}" if item.context else item.question
     if kind == "mcq":
-        options = "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(item.options or []))
-        head = f"\nQuestion: {question}\nOptions: \n{options}\n"
-        return head + (REASONING_SUFFIX["mcq"] if reasoning else MCQ_INSTRUCTION)
+        return mcq_prompt(question, list(item.options or []), reasoning)
     if reasoning:
         return f"{question}\n{REASONING_SUFFIX[kind]}"
     instruction = {"yes_no": YES_NO_INSTRUCTION, "closed": CLOSED_INSTRUCTION, "open": OPEN_INSTRUCTION}[kind]

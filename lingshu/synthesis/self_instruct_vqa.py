@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Iterator
 
-from lingshu.data.demo import mcq_text
+from lingshu.evaluation.prompts import mcq_prompt
 from lingshu.schema import LETTERS, Sample, stable_id
 from lingshu.synthesis.base import Output
 from lingshu.synthesis.generation import Drop, Job, Retry, parse_json_object
@@ -62,7 +62,7 @@ class SelfInstructVQA(PromptedSynthesizer):
             pos = rng.randrange(len(distractors) + 1)
             options = distractors[:pos] + [answer] + distractors[pos:]
             meta = self.meta(["generate"], [s], answer_text=answer)
-            yield self._sample(s, f"{s.id}-sivqa-mcq", mcq_text(question, options), LETTERS[pos], meta,
+            yield self._sample(s, f"{s.id}-sivqa-mcq", mcq_prompt(question, options).lstrip("\n"), LETTERS[pos], meta,
                                kind="mcq", answer_type="mcq", options=options)
             if self.open_ended:
                 yield self._sample(s, f"{s.id}-sivqa-open", question, answer, meta, kind="vqa", answer_type="open")

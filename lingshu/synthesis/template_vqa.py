@@ -11,7 +11,7 @@ import random
 from collections import defaultdict
 from typing import Iterator, Mapping, Sequence
 
-from lingshu.data.demo import mcq_text
+from lingshu.evaluation.prompts import mcq_prompt
 from lingshu.schema import LETTERS, Sample, stable_id
 from lingshu.synthesis.base import Output, Synthesizer
 from lingshu.synthesis.generation import fill
@@ -80,7 +80,7 @@ class TemplateVQA(Synthesizer):
             rng = random.Random(stable_id(self.seed, s.id, label_type))
             template = self.templates[label_type]
             options, pos = mcq_options(correct, values, self.num_options, rng)
-            yield self._sample(s, f"{s.id}-tvqa-{label_type}", mcq_text(template, options), LETTERS[pos],
+            yield self._sample(s, f"{s.id}-tvqa-{label_type}", mcq_prompt(template, options).lstrip("\n"), LETTERS[pos],
                                template, label_type, kind="mcq", answer_type="mcq", options=options)
             if label_type in self.yesno_templates:
                 yes = rng.random() < 0.5

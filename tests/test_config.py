@@ -1,0 +1,105 @@
+"""Every file in conf/ composes and matches the typed signature of the class it builds; bad input
+fails at start with one line naming what is wrong."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from lingshu.config import ConfigError, check_node, nodes_of, validate
+from tests.conftest import CONF, ROOT, compose
+
+MULTI = {"source", "benchmark", "synthesis"}
+SKIP_GROUPS = {"hydra", "local"}
+
+
+def group_files():
+    for d in sorted(Path(CONF).iterdir()):
+        if d.is_dir() and d.name not in SKIP_GROUPS:
+            for f in sorted(d.glob("*.yaml")):
+                yield d.name, f.stem
+
+
+@pytest.mark.parametrize("group,name", list(group_files()))
+def test_every_config_file_composes_and_matches_its_class(group, name, tmp_path):
+    override = f"{group}=[{name}]" if group in MULTI else f"{group}={name}"
+    cfg = compose([override], tmp_path)
+    OmegaConf.to_container(cfg, resolve=False)
+    for g in ("source", "model", "stage", "reward", "benchmark", "engine", "judge", "curation", "synthesis"):
+        node = cfg.get(g)
+        if node is None:
+            continue
+        for key, sub in ({f"{g}.{k}": v for k, v in node.items()} if g in MULTI else {g: node}).items():
+            if OmegaConf.is_dict(sub):
+                check_node(sub, key)
+    for stage_name, sub in cfg.task.get("stages", {}).items():
+        check_node(sub, f"task.stages.{stage_name}")
+
+
+def test_demo_is_the_default_and_validates(tmp_path):
+    cfg = compose([], tmp_path)
+    assert cfg.task.name == "pipeline" and list(cfg.source) == ["demo"] and list(cfg.benchmark) == ["demo"]
+    validate(cfg)
+
+
+def test_several_sources_each_under_its_own_key(tmp_path):
+    cfg = compose(["source=[llava,vqa_rad]", "source.vqa_rad.path=/data/vqa_rad"], tmp_path)
+    assert set(cfg.source) == {"llava", "vqa_rad"} and cfg.source.vqa_rad.path == "/data/vqa_rad"
+
+
+def test_misspelt_key_and_wrong_type_fail_naming_the_key(tmp_path):
+    cfg = compose(["task=train", "+stage.learning_rate=1"], tmp_path)
+    with pytest.raises(ConfigError, match=r"stage\.learning_rate: unknown key"):
+        validate(cfg, build=False)
+    cfg = compose(["task=train", "stage.epochs=two"], tmp_path)
+    with pytest.raises(ConfigError, match=r"stage\.epochs: expected int"):
+        validate(cfg, build=False)
+    cfg = compose(["task=train", "model.arch.hidden_size=big"], tmp_path)
+    with pytest.raises(ConfigError, match=r"model\.arch\.hidden_size"):
+        validate(cfg, build=False)
+
+
+def launch(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "launch.py", *args, "hydra.run.dir=${oc.env:TMPDIR,/tmp}/lingshu-cfg-test"],
+                          cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["task=eval", "benchmark=vqa_rad"], "benchmark.vqa_rad.path"),
+    (["task=curate", "source=vqa_rad", "source.vqa_rad.path=/nonexistent/vqa_rad"], "/nonexistent/vqa_rad"),
+    (["task=train", "stage.init_from=/nonexistent/hf"], "stage.init_from=/nonexistent/hf"),
+    (["task=eval", "eval.checkpoint=/nonexistent/ckpt"], "eval.checkpoint=/nonexistent/ckpt"),
+    (["task=train", "model=qwen2_5_vl_7b"], "model.path"),
+    (["task=train", "model=qwen2_5_vl_7b", "model.path=/models/missing"], "/models/missing"),
+    (["task=train", "task.name=deploy"], "unknown task"),
+])
+def test_bad_input_fails_at_start_with_one_clear_line(args, expected):
+    r = launch(*args)
+    assert r.returncode == 2, r.stderr[-2000:]
+    lines = [ln for ln in r.stderr.strip().splitlines() if ln.startswith("lingshu: error:")]
+    assert len(lines) == 1 and expected in lines[0], r.stderr[-2000:]
+    assert "Traceback" not in r.stderr
+
+
+def test_unknown_source_name_is_named():
+    r = launch("source=nosuchsource")
+    assert r.returncode != 0 and "source/nosuchsource" in r.stderr
+
+
+def test_paper_recipe_prints_without_touching_weights():
+    r = launch("--cfg", "job", "experiment=lingshu_7b")
+    assert r.returncode == 0, r.stderr[-2000:]
+    cfg = OmegaConf.create(r.stdout)
+    stages = cfg.task.stages
+    assert stages.shallow_alignment.lr == {"vision": 2e-6, "projector": 1e-5, "llm": None}
+    assert stages.deep_alignment.lr.llm == 1e-5 and stages.instruction_tuning.epochs == 2
+    assert stages.instruction_tuning.packing and not stages.shallow_alignment.packing
+    for s in ("shallow_alignment", "deep_alignment", "instruction_tuning"):
+        st = stages[s]
+        assert (st.micro_batch_size, st.grad_accum, st.warmup_steps, st.max_seq_len) == (1, 8, 100, 8192)
+    rl = stages.rl_grpo
+    assert (rl.prompts_per_step, rl.update_prompts, rl.generations_per_prompt) == (512, 128, 16)
+    assert (rl.temperature, rl.kl_coef, rl.lr, rl.max_new_tokens) == (1.0, 1e-3, 1e-6, 4096)
+    assert cfg.model.name == "qwen2_5_vl_7b"
