@@ -1,13 +1,13 @@
 """The curation runner: a map step per partition, then one merge step.
 
 map (partition p of N, any machine): every source's rows with index % N == p go through the chain.
-  Per-sample ops decide at once; dedup ops only compute signatures. Survivors go to staging tars
-  keyed by (row, sub) order, and one line per record (verdict, signatures, provenance) goes to
-  `records.jsonl`. A `DONE` marker, written last, makes the partition skippable on rerun; an
+  Per-sample ops decide at once; dedup ops only compute signatures. Survivors go to staging tars,
+  and one line per record (order, verdict, signatures, provenance, where its tar bytes are) goes
+  to `records.jsonl`. A `DONE` marker, written last, makes the partition skippable on rerun; an
   unmarked partition is redone from scratch, so a kill at any moment loses only that partition.
 merge (needs every partition): streams the records in a fixed global order, runs each dedup op in
-  chain order over the signatures alone, then copies kept samples from staging into final shards
-  (no image decode), writes `rejects.jsonl`, and `manifest.json` last.
+  chain order over the signatures alone, then copies kept samples' tar bytes from staging into
+  final shards (nothing is decoded), writes `rejects.jsonl`, and `manifest.json` last.
 Intermediate files live under `_work/<config hash>/`, so files from another config are never reused.
 The order never depends on N or on worker timing, so the output is identical for any partitioning.
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from lingshu.curation.ops import Op
-from lingshu.data.shards import ShardWriter, iter_tar_raw, shard_key
+from lingshu.data.shards import ShardWriter
 from lingshu.data.sources.base import Quarantine, Source
 
 FORMAT_VERSION = 1  # bump when the meaning of work files changes
@@ -46,10 +46,6 @@ def write_atomic(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-
-
-def order_key(index: int, sub: int) -> str:
-    return f"{index:010d}-{sub:05d}"
 
 
 @dataclass
@@ -118,9 +114,9 @@ def map_partition(cur: Curation, p: int) -> bool:
             for index, sub, rec in src.records(p, cur.num_partitions):
                 line, sample = process(cur.ops, rec)
                 line["o"] = [index, sub]
-                f.write(dumps(line) + "\n")
                 if sample is not None:
-                    w.write(sample, key=order_key(index, sub))
+                    line["t"] = [p, *w.write(sample)]  # partition, staging shard, offset, length
+                f.write(dumps(line) + "\n")
                 pending += 1
                 if cur.progress and pending >= 32:
                     cur.progress(pending)
@@ -184,12 +180,25 @@ def records(cur: Curation, name: str) -> Iterator[dict]:
     return heapq.merge(*streams, key=lambda r: r["o"])
 
 
-def staged(cur: Curation, name: str) -> Iterator[tuple[str, dict[str, bytes]]]:
-    def one(p: int):
-        for tar in sorted((cur.part_dir(p) / name).glob("staging-*.tar")):
-            yield from iter_tar_raw(tar)
+class StagedReader:
+    """Reads a staged sample's tar bytes back; each partition's shards are read in order, so one
+    open file per partition is enough."""
 
-    return heapq.merge(*(one(p) for p in range(cur.num_partitions)), key=lambda kv: kv[0])
+    def __init__(self, cur: Curation, name: str):
+        self.cur, self.name, self.open = cur, name, {}
+
+    def span(self, where: list) -> bytes:
+        p, shard, offset, length = where
+        current = self.open.get(p)
+        if current is None or current[0] != shard:
+            if current is not None:
+                current[1].close()
+            current = self.open[p] = (shard, open(self.cur.part_dir(p) / self.name / shard, "rb"))
+        return os.pread(current[1].fileno(), length, offset)
+
+    def close(self) -> None:
+        for _, f in self.open.values():
+            f.close()
 
 
 def source_order(cur: Curation, keep: str) -> list[str]:
@@ -235,7 +244,7 @@ def write_source(cur: Curation, name: str, removed: dict[tuple, list]) -> dict:
         stale.unlink(missing_ok=True)
     counts = {"read": 0, "kept": 0, "quarantined": 0,
               "dropped": {op.name: 0 for op in cur.ops}, "quarantined_by": {}}
-    stage = staged(cur, name)
+    stage = StagedReader(cur, name)
     rejects_tmp = out / "rejects.jsonl.tmp"
     with ShardWriter(out, prefix="shard", max_count=cur.shard_max_count, max_bytes=cur.shard_max_bytes) as w, \
             open(rejects_tmp, "w", encoding="utf-8") as rj:
@@ -245,13 +254,8 @@ def write_source(cur: Curation, name: str, removed: dict[tuple, list]) -> dict:
             dd = removed.get((name, *r["o"]))
             if dd is not None and (final is None or dd[0] < final[0]):
                 final = dd
-            if r["v"] is None:  # it was staged: take its group, kept or not, to stay in step
-                key, parts = next(stage)
-                if key != order_key(*r["o"]):
-                    raise RuntimeError(f"curation work files for {name} are inconsistent at {key}; "
-                                       f"delete {cur.work_dir} and rerun")
             if final is None:
-                w.write_raw(shard_key(r["id"]), parts)
+                w.write_span(stage.span(r["t"]))
                 counts["kept"] += 1
                 continue
             k, action, reason, stat = final
@@ -265,6 +269,7 @@ def write_source(cur: Curation, name: str, removed: dict[tuple, list]) -> dict:
                             "statistic": stat, "file": r.get("f"), "row": r.get("r"),
                             **({"field": r["field"]} if r.get("field") else {})}) + "\n")
         shards = w.close()
+    stage.close()
     os.replace(rejects_tmp, out / "rejects.jsonl")
     total = counts["kept"] + counts["quarantined"] + sum(counts["dropped"].values())
     if total != counts["read"]:

@@ -34,33 +34,47 @@ def resolve_shard_dir(curated_dir: str | Path, source: str) -> Path:
                             f"source={source} first, or set paths.curated_dir to where its shards are")
 
 
-def _raw_records(shard: Path) -> Iterator[tuple[dict, dict[str, bytes]]]:
-    """(header json, raw parts) per sample of one tar, in file order; nothing decoded."""
-    group: dict[str, bytes] = {}
-    current = None
+def _raw_records(shard: Path) -> Iterator[tuple[dict, tuple]]:
+    """(header json, where its parts lie) per sample of one tar, in file order. Only the JSON is
+    read; image bytes are read by `_load` for the samples this rank and worker keep."""
+    group: list = []
+    header = None
     with tarfile.open(shard, "r") as tar:
         for member in tar:
             if not member.isfile():
                 continue
             key, _, suffix = member.name.partition(".")
-            if current is not None and key != current:
-                yield json.loads(group["json"]), group
-                group = {}
-            current = key
-            group[suffix] = tar.extractfile(member).read()
-    if current is not None:
-        yield json.loads(group["json"]), group
+            if header is not None and key != header["_key"]:
+                yield header, (shard, group)
+                header, group = None, []
+            if suffix == "json":
+                header = json.loads(tar.extractfile(member).read())
+                header["_key"] = key
+            group.append((suffix, member.offset_data, member.size))
+    if header is not None:
+        yield header, (shard, group)
+
+
+def _load(header: dict, where: tuple) -> Sample:
+    shard, group = where
+    parts = {}
+    with open(shard, "rb") as f:
+        for suffix, offset, size in group:
+            f.seek(offset)
+            parts[suffix] = f.read(size)
+    return sample_from_parts(header["_key"], parts)
 
 
 class MixtureStream(IterableDataset):
     """Yields lists of `micro_batch_size` Samples (batched in the worker, collated there too)."""
 
-    def __init__(self, shards: dict[str, list[Path]], mixture: dict[str, MixtureEntry], seed: int,
+    def __init__(self, shards: dict[str, list[Path]], mixture: list[MixtureEntry], seed: int,
                  samples_per_epoch: int, micro_batch_size: int, shuffle_buffer: int = 1000):
-        missing = set(mixture) - set(shards)
+        missing = {m.source for m in mixture} - set(shards)
         if missing:
             raise ValueError(f"mixture names sources with no shards: {sorted(missing)}")
-        self.shards, self.mixture, self.seed = shards, mixture, seed
+        self.shards, self.seed = shards, seed
+        self.mixture = {m.key: m for m in mixture}
         self.samples_per_epoch, self.micro_batch_size, self.shuffle_buffer = samples_per_epoch, micro_batch_size, shuffle_buffer
         self.epoch = 0
         self.start_batch = 0  # micro-batches this rank already consumed in `epoch` (resume)
@@ -70,24 +84,25 @@ class MixtureStream(IterableDataset):
         return self.samples_per_epoch // (self.micro_batch_size * self.world_size)
 
     def _source_stream(self, name: str) -> Iterator[tuple[dict, dict]]:
-        """One source forever: shard order and a bounded shuffle buffer reseeded every pass."""
-        kinds = self.mixture[name].kinds
+        """One mixture entry forever: shard order and a bounded shuffle buffer reseeded every pass."""
+        entry = self.mixture[name]
+        kinds = entry.kinds
         for cycle in range(1 << 30):
             rng = random.Random(f"{self.seed}/{self.epoch}/{name}/{cycle}")
-            order = list(self.shards[name])
+            order = list(self.shards[entry.source])
             rng.shuffle(order)
             buffer: list = []
             found = False
             for shard in order:
-                for header, parts in _raw_records(shard):
+                for header, where in _raw_records(shard):
                     if kinds and header["kind"] not in kinds:
                         continue
                     found = True
-                    buffer.append((header, parts))
+                    buffer.append((header, where))
                     if len(buffer) >= self.shuffle_buffer:
                         yield buffer.pop(rng.randrange(len(buffer)))
             if not found:
-                raise ValueError(f"source {name!r} has no samples of kinds {kinds}")
+                raise ValueError(f"source {entry.source!r} has no samples of kinds {kinds}")
             rng.shuffle(buffer)
             yield from buffer
 
@@ -103,35 +118,36 @@ class MixtureStream(IterableDataset):
         info = get_worker_info()
         worker, num_workers = (info.id, info.num_workers) if info else (0, 1)
         batch: list = []
-        for i, (header, parts) in enumerate(self.global_stream()):
+        for i, (header, where) in enumerate(self.global_stream()):
             b = i // self.micro_batch_size  # global micro-batch index
             if b % self.world_size != self.rank:
                 continue
             local = b // self.world_size  # this rank's micro-batch index
             if local < self.start_batch or (local - self.start_batch) % num_workers != worker:
                 continue
-            batch.append(sample_from_parts(header["id"], parts))
+            batch.append(_load(header, where))
             if len(batch) == self.micro_batch_size:
                 yield batch
                 batch = []
 
 
 class ShardDataModule(L.LightningDataModule):
-    def __init__(self, curated_dir: str | Path, mixture: dict[str, MixtureEntry], collate, seed: int,
+    def __init__(self, curated_dir: str | Path, mixture: list[MixtureEntry], collate, seed: int,
                  micro_batch_size: int, samples_per_epoch: int | None = None, shuffle_buffer: int = 1000,
                  num_workers: int = 0):
         super().__init__()
-        self.shards = {name: list_shards(resolve_shard_dir(curated_dir, name)) for name in mixture}
-        self.mixture, self.collate, self.num_workers = mixture, collate, num_workers
+        self.shards = {m.source: list_shards(resolve_shard_dir(curated_dir, m.source)) for m in mixture}
+        self.mixture = {m.key: m for m in mixture}
+        self.collate, self.num_workers = collate, num_workers
         total = samples_per_epoch or self.count_matching()
         self.train_set = MixtureStream(self.shards, mixture, seed, total, micro_batch_size, shuffle_buffer)
 
     def count_matching(self) -> int:
-        """Samples of the selected kinds across the mixture (headers only)."""
+        """Samples of the selected kinds across the mixture entries (headers only)."""
         n = 0
-        for name, shards in self.shards.items():
-            kinds = self.mixture[name].kinds
-            n += sum(1 for s in shards for h, _ in _raw_records(s) if not kinds or h["kind"] in kinds)
+        for entry in self.mixture.values():
+            n += sum(1 for s in self.shards[entry.source] for h, _ in _raw_records(s)
+                     if not entry.kinds or h["kind"] in entry.kinds)
         return n
 
     def setup(self, stage: str | None = None) -> None:

@@ -145,14 +145,19 @@ def image_samples(index: int, seed: int, split: str, lab: Labels, img: bytes) ->
 
 
 def reasoning_sample(sid: str, img: bytes, lab: Labels, index: int, meta: dict) -> Sample:
-    """A closed question answered as `<think>evidence</think><answer>answer</answer>`."""
-    if (index // 6) % 2 == 0:  # yes/no on half of them (balanced yes and no)
-        q, a = YESNO_PROMPT, "yes" if lab.lesion else "no"
-    else:
+    """A question answered as `<think>evidence</think><answer>answer</answer>` (yes/no, modality or side)."""
+    kind = (index // 3) % 3
+    if kind == 2 and not lab.lesion:
+        kind = 1  # no lesion, no side: ask the modality instead
+    if kind == 1:
         q, a = OPEN_PROMPT, MODALITIES[lab.modality]
+    elif kind == 2:
+        q, a = SIDE_PROMPT, lab.side
+    else:
+        q, a = YESNO_PROMPT, "yes" if lab.lesion else "no"
     think = f"The image looks like a {MODALITIES[lab.modality]}. " + (
         f"There is a {lab.size} lesion on the {lab.side} side." if lab.lesion else "No focal lesion is visible.")
-    s = _vqa(sid, img, lab, q, f"<think>{think}</think><answer>{a}</answer>", "closed" if a in ("yes", "no") else "open",
+    s = _vqa(sid, img, lab, q, f"<think>{think}</think><answer>{a}</answer>", "open" if kind == 1 else "closed",
              kind="reasoning", meta=meta, prompt=f"{q}\n{THINK_ANSWER_INSTRUCTION}")
     s.answer = a  # the verifiable answer; the assistant turn carries the reasoning
     return s

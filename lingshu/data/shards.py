@@ -7,7 +7,6 @@ leaves a truncated shard behind under a final name.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import tarfile
@@ -30,12 +29,12 @@ def shard_key(sample_id: str) -> str:
     return sample_id.replace(".", "_").replace("/", "_")
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+def tar_member(name: str, data: bytes) -> bytes:
+    """One tar member (header, data, padding) with fixed metadata: equal content, equal bytes."""
     info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mtime = 0  # deterministic bytes for a given content
-    info.mode = 0o644
-    tar.addfile(info, io.BytesIO(data))
+    info.size, info.mtime, info.mode = len(data), 0, 0o644
+    pad = -len(data) % tarfile.BLOCKSIZE
+    return info.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape") + data + b"\0" * pad
 
 
 def sha256_file(path: Path) -> str:
@@ -47,7 +46,11 @@ def sha256_file(path: Path) -> str:
 
 
 class ShardWriter:
-    """Writes samples into `prefix-000000.tar`, ... rolling over by count or bytes."""
+    """Writes samples into `prefix-000000.tar`, ... rolling over by count or bytes.
+
+    The tar stream is written directly (what tarfile writes, without its per-member overhead),
+    and each sample's group is one contiguous byte span, so `write_span` can copy a sample from
+    another shard without parsing it."""
 
     def __init__(self, out_dir: str | Path, prefix: str = "shard", max_count: int = 1000,
                  max_bytes: int = 1 << 30, start_index: int = 0):
@@ -56,46 +59,54 @@ class ShardWriter:
         self.prefix, self.max_count, self.max_bytes = prefix, max_count, max_bytes
         self.index = start_index
         self.shards: list[dict] = []  # {"name", "count", "bytes", "sha256"}
-        self._tar: tarfile.TarFile | None = None
-        self._count = self._bytes = 0
+        self._f = None
+        self._count = self._offset = 0
 
     def _open(self) -> None:
         self._name = f"{self.prefix}-{self.index:06d}.tar"
         self._tmp = self.out_dir / (self._name + ".tmp")
-        self._tar = tarfile.open(self._tmp, "w")
-        self._count = self._bytes = 0
+        self._f = open(self._tmp, "wb")
+        self._sha = hashlib.sha256()
+        self._count = self._offset = 0
 
-    def write(self, sample: Sample, key: str | None = None) -> None:
+    def write(self, sample: Sample, key: str | None = None) -> tuple[str, int, int]:
         parts = {"json": json.dumps(sample.to_json(), ensure_ascii=False, sort_keys=True).encode()}
         for i, img in enumerate(sample.images):
             parts[f"{i}.{image_ext(img)}"] = img
-        self.write_raw(key or shard_key(sample.id), parts)
+        return self.write_raw(key or shard_key(sample.id), parts)
 
-    def write_raw(self, key: str, parts: dict[str, bytes]) -> None:
-        """Write one group as given (`json` first, then images): copies a sample between shards
-        without decoding it."""
-        if self._tar is None:
+    def write_raw(self, key: str, parts: dict[str, bytes]) -> tuple[str, int, int]:
+        """Write one group as given (`json` first, then images); returns its (shard, offset, length)."""
+        return self.write_span(b"".join(tar_member(f"{key}.{suffix}", data) for suffix, data in parts.items()))
+
+    def write_span(self, span: bytes) -> tuple[str, int, int]:
+        """Append one sample's group of tar members, already encoded (a span of another shard)."""
+        if self._f is None:
             self._open()
-        size = 0
-        for suffix, data in parts.items():
-            _add(self._tar, f"{key}.{suffix}", data)
-            size += len(data)
+        where = (self._name, self._offset, len(span))
+        self._f.write(span)
+        self._sha.update(span)
         self._count += 1
-        self._bytes += size
-        if self._count >= self.max_count or self._bytes >= self.max_bytes:
+        self._offset += len(span)
+        if self._count >= self.max_count or self._offset >= self.max_bytes:
             self.finish_shard()
+        return where
 
     def finish_shard(self) -> None:
-        if self._tar is None:
+        if self._f is None:
             return
-        self._tar.close()
-        self._tar = None
-        final = self.out_dir / self._name
-        with open(self._tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(self._tmp, final)
-        self.shards.append({"name": self._name, "count": self._count, "bytes": final.stat().st_size,
-                            "sha256": sha256_file(final)})
+        # end-of-archive: two zero blocks, then zeros up to a whole record, as tarfile writes it
+        end = 2 * tarfile.BLOCKSIZE
+        end += -(self._offset + end) % tarfile.RECORDSIZE
+        self._f.write(b"\0" * end)
+        self._sha.update(b"\0" * end)
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        self._f.close()
+        self._f = None
+        os.replace(self._tmp, self.out_dir / self._name)
+        self.shards.append({"name": self._name, "count": self._count, "bytes": self._offset + end,
+                            "sha256": self._sha.hexdigest()})
         self.index += 1
 
     def close(self) -> list[dict]:
@@ -108,8 +119,8 @@ class ShardWriter:
     def __exit__(self, *exc) -> None:
         if exc[0] is None:
             self.close()
-        elif self._tar is not None:  # leave no half-written shard behind
-            self._tar.close()
+        elif self._f is not None:  # leave no half-written shard behind
+            self._f.close()
             self._tmp.unlink(missing_ok=True)
 
 

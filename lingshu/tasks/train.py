@@ -45,7 +45,7 @@ def train_stage(cfg, stage: Stage, init_from: str | None, node=None) -> dict:
     backbone = instantiate(cfg.model, _convert_="all")
     model, processor = backbone.build(init_from, seed=cfg.seed)
     collate = SFTCollator(processor, stage.max_seq_len)
-    dm = ShardDataModule(cfg.paths.curated_dir, stage.mixture, collate, cfg.seed, stage.micro_batch_size,
+    dm = ShardDataModule(cfg.paths.curated_dir, stage.data.mixture, collate, cfg.seed, stage.micro_batch_size,
                          stage.data.samples_per_epoch, stage.data.shuffle_buffer, stage.data.num_workers)
     ckpt_dir = out_dir / "checkpoints"
     callbacks = [ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0, every_n_train_steps=50),

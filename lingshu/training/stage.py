@@ -13,6 +13,11 @@ class MixtureEntry:
     weight: float = 1.0
     kinds: list[str] | None = None  # Sample.kind values to use (None: all)
 
+    @property
+    def key(self) -> str:
+        """Unique per entry: one source may appear several times with different kinds and weights."""
+        return self.source if not self.kinds else f"{self.source}[{','.join(sorted(self.kinds))}]"
+
 
 @dataclass
 class StageData:
@@ -45,9 +50,9 @@ class Stage:
         if isinstance(self.data, dict):
             self.data = StageData(**self.data)
         self.data.mixture = [MixtureEntry(**v) if isinstance(v, dict) else v for v in self.data.mixture]
-        names = [m.source for m in self.data.mixture]
-        if len(set(names)) != len(names):
-            raise ValueError(f"stage {self.name}: stage.data.mixture names a source twice: {names}")
+        keys = [m.key for m in self.data.mixture]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"stage {self.name}: stage.data.mixture repeats an entry (same source and kinds): {keys}")
         unknown = set(self.lr) - set(MODULES)
         if unknown:
             raise ValueError(f"stage {self.name}: stage.lr has unknown modules {sorted(unknown)}; use {MODULES}")
@@ -55,10 +60,6 @@ class Stage:
             raise ValueError(f"stage {self.name}: every module is frozen (stage.lr all null)")
         if not self.data.mixture:
             raise ValueError(f"stage {self.name}: stage.data.mixture names no curated source")
-
-    @property
-    def mixture(self) -> dict[str, MixtureEntry]:
-        return {m.source: m for m in self.data.mixture}
 
     @property
     def trainable(self) -> dict[str, bool]:
