@@ -1,5 +1,5 @@
-"""Run a small demo curation in this process and SIGKILL it after the Nth group written to any
-tar (staging in the map step, final shards in the merge step). Used by test_resume.py."""
+"""Run a small demo curation in this process and SIGKILL it after the Nth sample written to a
+staging tar (`map N`) or to a final shard (`merge N`). Used by test_resume.py."""
 
 from __future__ import annotations
 
@@ -25,14 +25,16 @@ def config(root: Path, tokenizer_dir: Path):
 
 
 if __name__ == "__main__":
-    root, tok, kill_after = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-    original, calls = shards.ShardWriter.write_raw, [0]
+    root, tok, phase, kill_after = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    original, calls = shards.ShardWriter.write_span, [0]
+    prefix = {"map": "staging", "merge": "shard"}[phase]
 
-    def write_raw(self, key, parts):
-        original(self, key, parts)
-        calls[0] += 1
+    def write_span(self, span):
+        where = original(self, span)
+        calls[0] += self.prefix == prefix
         if calls[0] == kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
+        return where
 
-    shards.ShardWriter.write_raw = write_raw
+    shards.ShardWriter.write_span = write_span
     run(config(root, tok))
