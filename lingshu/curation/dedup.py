@@ -13,7 +13,6 @@ import base64
 import hashlib
 import os
 import re
-import sys
 import tempfile
 from array import array
 from collections import defaultdict
@@ -58,34 +57,80 @@ class Table:
         raise NotImplementedError
 
 
+def int64(x: int) -> int:
+    """An unsigned 64-bit value as the signed int64 numpy stores."""
+    x &= 0xFFFFFFFFFFFFFFFF
+    return x - (1 << 64) if x >= 1 << 63 else x
+
+
+class IntMultiMap:
+    """int64 key -> several int32 values by open addressing over two flat arrays: about 24 bytes
+    per entry where a dict of lists costs over 100, and this is what the merge step's memory is."""
+
+    def __init__(self, capacity: int = 1024):
+        self.keys = array("q", bytes(8 * capacity))
+        self.values = array("i", [-1]) * capacity
+        self.n, self.bits = 0, capacity.bit_length() - 1
+
+    def _slot(self, key: int) -> int:  # Fibonacci hashing: the top bits of key * 2**64/phi
+        return ((key * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> (64 - self.bits)
+
+    def get(self, key: int) -> list[int]:
+        keys, values, mask = self.keys, self.values, len(self.keys) - 1
+        out, i = [], self._slot(key)
+        while values[i] >= 0:
+            if keys[i] == key:
+                out.append(values[i])
+            i = (i + 1) & mask
+        return out
+
+    def put(self, key: int, value: int) -> None:
+        if 2 * (self.n + 1) > len(self.keys):  # keep it at most half full: short probe runs
+            old = [(k, v) for k, v in zip(self.keys, self.values) if v >= 0]
+            self.__init__(2 * len(self.keys))
+            for k, v in old:
+                self.put(k, v)
+        keys, values, mask = self.keys, self.values, len(self.keys) - 1
+        i = self._slot(key)
+        while values[i] >= 0:
+            i = (i + 1) & mask
+        keys[i], values[i] = key, value
+        self.n += 1
+
+
 class Entries:
-    """The index side shared by the tables: bucket key -> entry numbers (a lone entry is a bare int,
-    as most keys have one), and each entry's sample id and source. Kept compact because the merge
-    step holds one entry per kept signature."""
+    """What the tables share: per band, bucket key -> entry numbers; per entry, the sample id (in a
+    temporary file: ids are the bulk of it) and its source."""
 
     def __init__(self, n_buckets: int):
-        self.buckets: list[dict[int, Any]] = [{} for _ in range(n_buckets)]
-        self.ids: list[str] = []
-        self.sources: list[str] = []
+        self.buckets = [IntMultiMap() for _ in range(n_buckets)]
+        self._ids = tempfile.TemporaryFile()
+        self._ends = array("Q", [0])
+        self._source = array("H")
+        self._source_names: list[str] = []
 
     def new(self, sid: str, source: str) -> int:
-        self.ids.append(sid)
-        self.sources.append(sys.intern(source))
-        return len(self.ids) - 1
+        data = sid.encode()
+        self._ids.write(data)
+        self._ends.append(self._ends[-1] + len(data))
+        if source not in self._source_names:
+            self._source_names.append(source)
+        self._source.append(self._source_names.index(source))
+        return len(self._source) - 1
+
+    def id(self, e: int) -> str:
+        self._ids.flush()
+        start = self._ends[e]
+        return os.pread(self._ids.fileno(), self._ends[e + 1] - start, start).decode()
+
+    def source(self, e: int) -> str:
+        return self._source_names[self._source[e]]
 
     def put(self, band: int, key: int, entry: int) -> None:
-        b = self.buckets[band]
-        have = b.get(key)
-        if have is None:
-            b[key] = entry
-        elif isinstance(have, list):
-            have.append(entry)
-        else:
-            b[key] = [have, entry]
+        self.buckets[band].put(int64(key), entry)
 
-    def get(self, band: int, key: int) -> tuple | list:
-        have = self.buckets[band].get(key)
-        return () if have is None else have if isinstance(have, list) else (have,)
+    def get(self, band: int, key: int) -> list[int]:
+        return self.buckets[band].get(int64(key))
 
 
 class Deduper:
@@ -123,20 +168,20 @@ class HammingTable(Table):
     def _near(self, h: int, accept) -> Iterator[int]:
         for band, (shift, mask) in enumerate(self.bands):
             for e in self.entries.get(band, (h >> shift) & mask):
-                if bin(self.hashes[e] ^ h).count("1") <= self.t and accept(self.entries.sources[e]):
+                if bin(self.hashes[e] ^ h).count("1") <= self.t and accept(self.entries.source(e)):
                     yield e
 
     def find(self, sig: list[int], accept) -> Hit | None:
-        ids, sources = self.entries.ids, self.entries.sources
+        ent = self.entries
         if self.granularity == "image":
             for h in sig:
                 for e in self._near(h, accept):
-                    return ids[e], sources[e], {"phash": f"{h:016x}", "distance": bin(self.hashes[e] ^ h).count("1")}
+                    return ent.id(e), ent.source(e), {"phash": f"{h:016x}", "distance": bin(self.hashes[e] ^ h).count("1")}
             return None
         for e in self._near(sig[0], accept):  # sample granularity: every image, in order, must match
             other = self.multi.get(e, (self.hashes[e],))
             if len(other) == len(sig) and all(bin(a ^ b).count("1") <= self.t for a, b in zip(other, sig)):
-                return ids[e], sources[e], {"phash": [f"{h:016x}" for h in sig]}
+                return ent.id(e), ent.source(e), {"phash": [f"{h:016x}" for h in sig]}
         return None
 
     def add(self, sig: list[int], source: str, sid: str) -> None:
@@ -202,8 +247,8 @@ class MinHashTable(Table):
         for e in candidates:  # in order: the earliest kept copy wins, deterministically
             other = np.frombuffer(os.pread(self.sigs.fileno(), self.size, e * self.size), dtype="<u4")
             jac = float(np.mean(values == other))
-            if jac >= self.op.threshold and accept(self.entries.sources[e]):
-                return self.entries.ids[e], self.entries.sources[e], {"jaccard": round(jac, 4)}
+            if jac >= self.op.threshold and accept(self.entries.source(e)):
+                return self.entries.id(e), self.entries.source(e), {"jaccard": round(jac, 4)}
         return None
 
     def add(self, sig: str, source: str, sid: str) -> None:
@@ -247,8 +292,8 @@ class DictTable(Table):
 
     def find(self, sig: str, accept) -> Hit | None:
         for e in self.entries.get(0, int(sig, 16)):
-            if accept(self.entries.sources[e]):
-                return self.entries.ids[e], self.entries.sources[e], {"hash": sig}
+            if accept(self.entries.source(e)):
+                return self.entries.id(e), self.entries.source(e), {"hash": sig}
         return None
 
     def add(self, sig: str, source: str, sid: str) -> None:
@@ -262,7 +307,7 @@ class ExactDedup(DedupOp):
         h = hashlib.sha1(" ".join(normalized_words(sample_text(sample))).encode())
         for img in sample.images:
             h.update(hashlib.sha1(img).digest())
-        sig = h.hexdigest()[:20]
+        sig = h.hexdigest()[:16]  # 64 bits
         stats(sample)["exact_hash"] = sig
         return sig
 
