@@ -124,3 +124,15 @@ def test_decontaminate_images_and_13_grams():
     assert "13-gram" in v.reason and v.statistic["match"] == "b:q1"
     assert op(sample(text="Is there a lesion?"), {}) is None  # short questions give no 13-gram
     assert op(sample([noise(2)], text="Which findings on this chest radiograph explain it?"), {}) is None
+
+
+def test_int_multimap_keeps_every_value_through_growth():
+    from lingshu.curation.dedup import IntMultiMap, int64
+
+    m = IntMultiMap(capacity=4)
+    keys = [int64(k * 0x9E3779B97F4A7C15) for k in range(3000)]
+    for i, k in enumerate(keys):
+        m.put(k, i)
+    m.put(keys[7], 99999)
+    assert sorted(m.get(keys[7])) == [7, 99999]
+    assert all(m.get(k) == [i] for i, k in enumerate(keys) if i != 7) and m.get(int64(-5)) == []
