@@ -281,11 +281,13 @@ def write_source(cur: Curation, name: str, removed: dict[tuple, list]) -> dict:
 
 
 def merge(cur: Curation) -> dict[str, dict]:
+    done = {name: manifest_done(cur, name) for name in cur.sources}
+    if all(m is not None for m in done.values()):  # merged already (a rerun): nothing to redo
+        return done
     missing = [p for p in range(cur.num_partitions) if not (cur.part_dir(p) / "DONE").exists()]
     if missing:
         raise RuntimeError(f"curation merge needs every partition; missing {missing} of {cur.num_partitions} "
                            f"(run them with curation.partition=<i>, or run without curation.partition)")
-    done = {name: manifest_done(cur, name) for name in cur.sources}
     if any(m is None for m in done.values()):
         removed = dedup_pass(cur)
         for name, m in done.items():

@@ -12,7 +12,7 @@ from tests.conftest import compose
 
 TINY = [
     "source.demo.num_images=24", "source.demo.num_text=8", "benchmark.demo.num_images=4",
-    "curation.workers=1", "eval.max_new_tokens=6", "eval.batch_size=16",
+    "curation.workers=1", "eval.max_new_tokens=6", "eval.batch_size=16", "trainer.log_every_n_steps=1",
     *[f"task.stages.{s}.{k}" for s in ("shallow_alignment", "deep_alignment", "instruction_tuning")
       for k in ("max_steps=2", "micro_batch_size=4", "data.num_workers=0")],
     "task.stages.rl_grpo.max_steps=1", "task.stages.rl_grpo.prompts_per_step=2",
