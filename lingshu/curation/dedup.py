@@ -57,23 +57,25 @@ class Table:
         raise NotImplementedError
 
 
-def int64(x: int) -> int:
-    """An unsigned 64-bit value as the signed int64 numpy stores."""
+def fold32(x: int) -> int:
+    """Any int (a 64-bit hash, a band key) folded to a signed 32-bit bucket key. Tables confirm every
+    candidate on its full value, so bucket collisions cost a comparison, never a wrong answer."""
     x &= 0xFFFFFFFFFFFFFFFF
-    return x - (1 << 64) if x >= 1 << 63 else x
+    x = (x ^ (x >> 32)) & 0xFFFFFFFF
+    return x - (1 << 32) if x >= 1 << 31 else x
 
 
 class IntMultiMap:
-    """int64 key -> several int32 values by open addressing over two flat arrays: about 24 bytes
-    per entry where a dict of lists costs over 100, and this is what the merge step's memory is."""
+    """int32 key -> several int32 values by open addressing over two flat arrays: 8 bytes a slot,
+    about 16 an entry, where a dict of lists costs over 100; this is the merge step's memory."""
 
     def __init__(self, capacity: int = 1024):
-        self.keys = array("q", bytes(8 * capacity))
+        self.keys = array("i", bytes(4 * capacity))
         self.values = array("i", [-1]) * capacity
         self.n, self.bits = 0, capacity.bit_length() - 1
 
-    def _slot(self, key: int) -> int:  # Fibonacci hashing: the top bits of key * 2**64/phi
-        return ((key * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> (64 - self.bits)
+    def _slot(self, key: int) -> int:  # Fibonacci hashing: the top bits of key * 2**32/phi
+        return ((key * 0x9E3779B1) & 0xFFFFFFFF) >> (32 - self.bits)
 
     def get(self, key: int) -> list[int]:
         keys, values, mask = self.keys, self.values, len(self.keys) - 1
@@ -85,7 +87,7 @@ class IntMultiMap:
         return out
 
     def put(self, key: int, value: int) -> None:
-        if 2 * (self.n + 1) > len(self.keys):  # keep it at most half full: short probe runs
+        if 10 * (self.n + 1) > 7 * len(self.keys):  # at most 70% full: probe runs stay short
             old = [(k, v) for k, v in zip(self.keys, self.values) if v >= 0]
             self.__init__(2 * len(self.keys))
             for k, v in old:
@@ -127,10 +129,10 @@ class Entries:
         return self._source_names[self._source[e]]
 
     def put(self, band: int, key: int, entry: int) -> None:
-        self.buckets[band].put(int64(key), entry)
+        self.buckets[band].put(fold32(key), entry)
 
     def get(self, band: int, key: int) -> list[int]:
-        return self.buckets[band].get(int64(key))
+        return self.buckets[band].get(fold32(key))
 
 
 class Deduper:
@@ -289,15 +291,19 @@ class MinHashDedup(DedupOp):
 class DictTable(Table):
     def __init__(self):
         self.entries = Entries(1)
+        self.hashes = array("Q")
 
     def find(self, sig: str, accept) -> Hit | None:
-        for e in self.entries.get(0, int(sig, 16)):
-            if accept(self.entries.source(e)):
+        h = int(sig, 16)
+        for e in self.entries.get(0, h):
+            if self.hashes[e] == h and accept(self.entries.source(e)):
                 return self.entries.id(e), self.entries.source(e), {"hash": sig}
         return None
 
     def add(self, sig: str, source: str, sid: str) -> None:
-        self.entries.put(0, int(sig, 16), self.entries.new(sid, source))
+        h = int(sig, 16)
+        self.entries.put(0, h, self.entries.new(sid, source))
+        self.hashes.append(h)
 
 
 class ExactDedup(DedupOp):

@@ -127,12 +127,24 @@ def test_decontaminate_images_and_13_grams():
 
 
 def test_int_multimap_keeps_every_value_through_growth():
-    from lingshu.curation.dedup import IntMultiMap, int64
+    from lingshu.curation.dedup import IntMultiMap, fold32
 
     m = IntMultiMap(capacity=4)
-    keys = [int64(k * 0x9E3779B97F4A7C15) for k in range(3000)]
+    keys = [fold32(k * 0x9E3779B97F4A7C15) for k in range(3000)]
     for i, k in enumerate(keys):
         m.put(k, i)
     m.put(keys[7], 99999)
     assert sorted(m.get(keys[7])) == [7, 99999]
-    assert all(m.get(k) == [i] for i, k in enumerate(keys) if i != 7) and m.get(int64(-5)) == []
+    assert all(m.get(k) == [i] for i, k in enumerate(keys) if i != 7) and m.get(fold32(-5)) == []
+
+
+def test_bucket_collisions_are_confirmed_on_the_full_value():
+    from lingshu.curation.dedup import DictTable, HammingTable, fold32
+
+    a, b = 0x0000000100000000, 0x0000000000000001
+    assert fold32(a) == fold32(b)  # same 32-bit bucket, different 64-bit values
+    exact, ham = DictTable(), HammingTable(0, "image")
+    exact.add(f"{a:016x}", "s", "first")
+    ham.add([a], "s", "first")
+    assert exact.find(f"{b:016x}", lambda s: True) is None and ham.find([b], lambda s: True) is None
+    assert exact.find(f"{a:016x}", lambda s: True)[0] == "first" == ham.find([a], lambda s: True)[0]
