@@ -20,10 +20,15 @@ RUN_ONLY = ("partition", "num_partitions", "workers", "progress", "output_dir", 
 
 
 def build_ops(ops_cfg: Any) -> list[Op]:
+    """The chain from `curation.ops`: a mapping name -> op node (in order; the key names the op) or
+    a list of op nodes."""
     from hydra.utils import instantiate
 
+    ops_cfg = ops_cfg or []
+    named = ops_cfg.items() if hasattr(ops_cfg, "items") else ((None, node) for node in ops_cfg)
     # not recursive: benchmark and held-out nodes inside an op are built by the op itself
-    ops = [instantiate(node, _recursive_=False) for node in (ops_cfg or [])]
+    ops = [instantiate(node, _recursive_=False, **({"name": str(key)} if key is not None else {}))
+           for key, node in named if node is not None]
     names = [op.name for op in ops]
     if len(set(names)) != len(names):
         raise ValueError(f"curation ops need distinct names, got {names}")
