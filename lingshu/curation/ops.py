@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -85,14 +86,41 @@ def phash_bytes(data: bytes) -> int:
     return phash_of(open_image(data, None, PHASH_DRAFT)[0])
 
 
-def phashes(sample: Sample, ctx: dict) -> list[int]:
-    """64-bit perceptual hashes of a sample's images, computed once per sample."""
-    if "phash" not in ctx:
-        if ctx.get("draft") == PHASH_DRAFT:  # reuse the decode check's images
-            ctx["phash"] = [phash_of(im) for im in ctx["images"]]
+class RecentImages:
+    """What is known about the last few distinct images (size, pHash, the decoded picture until it
+    is hashed). Datasets ask several questions about one image (SLAKE, VQA-RAD, the demo), so each
+    image is decoded and hashed once, not once per question."""
+
+    def __init__(self, capacity: int = 32):
+        self.capacity, self.facts = capacity, OrderedDict()
+
+    def get(self, data: bytes) -> dict:
+        key = (len(data), hash(data))  # bytes cache their hash: cheap after the first look
+        facts = self.facts.get(key)
+        if facts is None:
+            facts = self.facts[key] = {}
+            if len(self.facts) > self.capacity:
+                self.facts.popitem(last=False)
         else:
-            ctx["phash"] = [phash_bytes(b) for b in sample.images]
-        stats(sample)["phash"] = [f"{h:016x}" for h in ctx["phash"]]
+            self.facts.move_to_end(key)
+        return facts
+
+
+RECENT = RecentImages()
+
+
+def phashes(sample: Sample, ctx: dict) -> list[int]:
+    """64-bit perceptual hashes of a sample's images (computed once per image)."""
+    if "phash" not in ctx:
+        out = []
+        for data in sample.images:
+            facts = RECENT.get(data)
+            if "phash" not in facts:
+                img = facts.pop("image", None) or open_image(data, None, PHASH_DRAFT)[0]
+                facts["phash"] = phash_of(img)
+            out.append(facts["phash"])
+        ctx["phash"] = out
+        stats(sample)["phash"] = [f"{h:016x}" for h in out]
     return ctx["phash"]
 
 
@@ -104,15 +132,21 @@ class DecodeCheck(Op):
         self.max_pixels, self.draft_size = max_pixels, draft_size
 
     def __call__(self, sample: Sample, ctx: dict) -> Verdict | None:
-        images, sizes = [], []
+        sizes = []
         for i, data in enumerate(sample.images):
+            facts = RECENT.get(data)
             try:
-                img, size = open_image(data, self.max_pixels, self.draft_size)
+                if "size" in facts:  # decoded before: only the limit can still differ
+                    w, h = facts["size"]
+                    if self.max_pixels and w * h > self.max_pixels:
+                        raise ValueError(f"{w}x{h} exceeds max_pixels {self.max_pixels} (decompression-bomb guard)")
+                else:
+                    img, facts["size"] = open_image(data, self.max_pixels, self.draft_size)
+                    if self.draft_size == PHASH_DRAFT and "phash" not in facts:
+                        facts["image"] = img  # the pHash op hashes this decode
             except Exception as e:  # PIL raises many types for bad data
                 return Verdict("quarantine", f"image {i}: {type(e).__name__}: {e}", {"image": i})
-            images.append(img)
-            sizes.append(list(size))
-        ctx["images"], ctx["draft"] = images, self.draft_size
+            sizes.append(list(facts["size"]))
         stats(sample)["image_sizes"] = sizes
         return None
 

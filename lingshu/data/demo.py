@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from lingshu.evaluation.prompts import build_prompt, mcq_prompt
+from lingshu.evaluation.prompts import MCQ_INSTRUCTION, build_prompt, mcq_prompt
 from lingshu.schema import LETTERS, THINK_ANSWER_INSTRUCTION, BenchmarkItem, Sample
 
 MODALITIES = ("chest radiograph", "CT slice", "MRI slice", "histology patch")
@@ -145,20 +145,26 @@ def image_samples(index: int, seed: int, split: str, lab: Labels, img: bytes) ->
 
 
 def reasoning_sample(sid: str, img: bytes, lab: Labels, index: int, meta: dict) -> Sample:
-    """A question answered as `<think>evidence</think><answer>answer</answer>` (yes/no, modality or side)."""
-    kind = (index // 3) % 3
+    """A question answered as `<think>evidence</think><answer>answer</answer>`: yes/no, modality
+    (open or MCQ) or side, cycling over the images that carry one."""
+    kind = random.Random(f"reasoning/{index}").randrange(4)  # independent of the label cycle
     if kind == 2 and not lab.lesion:
         kind = 1  # no lesion, no side: ask the modality instead
+    options = None
     if kind == 1:
-        q, a = OPEN_PROMPT, MODALITIES[lab.modality]
+        q, a, answer_type = OPEN_PROMPT, MODALITIES[lab.modality], "open"
     elif kind == 2:
-        q, a = SIDE_PROMPT, lab.side
+        q, a, answer_type = SIDE_PROMPT, lab.side, "closed"
+    elif kind == 3:
+        q, a, answer_type, options = MCQ_PROMPT, LETTERS[lab.modality], "mcq", list(MCQ_OPTIONS)
     else:
-        q, a = YESNO_PROMPT, "yes" if lab.lesion else "no"
+        q, a, answer_type = YESNO_PROMPT, "yes" if lab.lesion else "no", "closed"
     think = f"The image looks like a {MODALITIES[lab.modality]}. " + (
         f"There is a {lab.size} lesion on the {lab.side} side." if lab.lesion else "No focal lesion is visible.")
-    s = _vqa(sid, img, lab, q, f"<think>{think}</think><answer>{a}</answer>", "open" if kind == 1 else "closed",
-             kind="reasoning", meta=meta, prompt=f"{q}\n{THINK_ANSWER_INSTRUCTION}")
+    prompt = (mcq_prompt(q, options).replace(MCQ_INSTRUCTION, THINK_ANSWER_INSTRUCTION) if options
+              else f"{q}\n{THINK_ANSWER_INSTRUCTION}")
+    s = _vqa(sid, img, lab, q, f"<think>{think}</think><answer>{a}</answer>", answer_type, kind="reasoning",
+             options=options, meta=meta, prompt=prompt)
     s.answer = a  # the verifiable answer; the assistant turn carries the reasoning
     return s
 

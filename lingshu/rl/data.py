@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from lingshu.evaluation.extract import normalize_answer
-from lingshu.evaluation.prompts import CLOSED_INSTRUCTION, MCQ_INSTRUCTION, OPEN_INSTRUCTION, YES_NO_INSTRUCTION
+from lingshu.evaluation.prompts import (CLOSED_INSTRUCTION, MCQ_INSTRUCTION, OPEN_INSTRUCTION, YES_NO_INSTRUCTION,
+                                       build_request)
 from lingshu.training.stage import MixtureEntry
-from lingshu.schema import IMAGE_TOKEN, LETTERS, THINK_ANSWER_INSTRUCTION, Sample, stable_id
+from lingshu.schema import IMAGE_TOKEN, LETTERS, THINK_ANSWER_INSTRUCTION, BenchmarkItem, Sample, stable_id
 
 # Evaluation's answer-format instructions give way to the <think>/<answer> instruction.
 INSTRUCTIONS = re.compile("\n?(?:" + "|".join(re.escape(i) for i in (MCQ_INSTRUCTION, YES_NO_INSTRUCTION, CLOSED_INSTRUCTION,
@@ -31,6 +32,7 @@ class RLData:
     balance: bool = True  # cap every (modality, question type) group at the median group size
     max_prompts: int | None = None
     heldout_prompts: int = 64  # kept aside to measure reward before and after RL
+    heldout_benchmark: str | None = None  # take held-out prompts from this benchmark's test items instead
 
     def __post_init__(self) -> None:
         self.mixture = [MixtureEntry(**m) if isinstance(m, dict) else m for m in self.mixture]
@@ -69,6 +71,22 @@ def as_prompt(s: Sample) -> Sample:
     return Sample(id=s.id, source=s.source, kind=s.kind, images=s.images, answer=s.answer, options=s.options,
                   answer_type=s.answer_type, modality=s.modality, messages=[{"role": "user", "content": user}],
                   meta=dict(s.meta))
+
+
+def item_to_sample(item: BenchmarkItem) -> Sample:
+    """A benchmark question as a Sample carrying the evaluation's own prompt."""
+    req = build_request(item)
+    kind = "mcq" if item.answer_type == "mcq" else "vqa"
+    return Sample(id=item.id, source=item.benchmark, kind=kind, images=req.images, messages=req.messages,
+                  answer=item.answer_letter or item.answer if item.answer_type == "mcq" else item.answer,
+                  options=item.options, answer_type=item.answer_type, modality=item.categories.get("modality"))
+
+
+def heldout_from_benchmark(items: Iterable[BenchmarkItem], cfg: RLData, seed: int) -> list[Sample]:
+    """Verifiable test questions as RL prompts (same rewrites; no downsampling or balancing)."""
+    held = RLData(mixture=cfg.mixture, yes_no_fraction=1.0, mcq_to_open=cfg.mcq_to_open,
+                  max_phrase_words=cfg.max_phrase_words, balance=False, max_prompts=cfg.heldout_prompts)
+    return build_prompts((item_to_sample(i) for i in items if i.answer_type != "report"), held, seed)[0]
 
 
 def build_prompts(samples: Iterable[Sample], cfg: RLData, seed: int) -> tuple[list[Sample], dict]:

@@ -20,7 +20,7 @@ from lingshu.engines.base import GenerationRequest
 from lingshu.engines.hf import HFEngine
 from lingshu.models.export import export_hf
 from lingshu.plots import plot_curves
-from lingshu.rl.data import build_prompts
+from lingshu.rl.data import build_prompts, heldout_from_benchmark
 from lingshu.rl.grpo import GRPOConfig, GRPOModule
 from lingshu.tasks.common import config_hash, done, loggers, mark_done, run_dir
 
@@ -72,8 +72,14 @@ def rl_stage(cfg, stage: GRPOConfig, init_from: str | None, node=None) -> dict:
     model, processor = backbone.build(init_from, seed=cfg.seed)
     reward = instantiate(cfg.reward, _convert_="all")
     prompts, counts = prompts_from_shards(cfg, stage)
-    n_held = min(stage.data.heldout_prompts, len(prompts) // 4)
-    heldout, train = prompts[:n_held], prompts[n_held:]
+    bench = stage.data.heldout_benchmark
+    if bench:  # unseen test images: the honest measure of what RL changed
+        if bench not in (cfg.get("benchmark") or {}):
+            raise ConfigError(f"stage.data.heldout_benchmark={bench} is not a selected benchmark (benchmark=[...,{bench}])")
+        heldout, train = heldout_from_benchmark(instantiate(cfg.benchmark[bench]).load(), stage.data, cfg.seed), prompts
+    else:
+        n_held = min(stage.data.heldout_prompts, len(prompts) // 4)
+        heldout, train = prompts[:n_held], prompts[n_held:]
     if len(train) < stage.prompts_per_step:
         raise ValueError(f"RL has {len(train)} training prompts, fewer than stage.prompts_per_step={stage.prompts_per_step}")
     before = heldout_reward(model, processor, reward, heldout, stage.max_new_tokens) if heldout else None

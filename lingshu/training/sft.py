@@ -26,6 +26,19 @@ def param_groups(model, stage: Stage) -> list[dict]:
             for m, ps in apply_freezing(model, stage).items()]
 
 
+def lm_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "token") -> torch.Tensor:
+    """Next-token cross-entropy on labelled positions. `token`: mean over all target tokens (long
+    answers weigh more); `sample`: mean per sample, then over samples (a one-word answer counts as
+    much as a report)."""
+    logits, labels = logits[:, :-1].float(), labels[:, 1:]
+    mask = labels != -100
+    nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels.clamp(min=0), reduction="none") * mask
+    if reduction == "token":
+        return nll.sum() / mask.sum().clamp(min=1)
+    per_sample = nll.sum(1) / mask.sum(1).clamp(min=1)
+    return per_sample[mask.any(1)].mean()
+
+
 class SFTModule(L.LightningModule):
     def __init__(self, model, stage: Stage):
         super().__init__()
@@ -37,11 +50,13 @@ class SFTModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         num_samples = batch.pop("num_samples")
-        out = self.model(**batch)
-        targets = (batch["labels"] != -100).sum()
-        self.log("train/loss", out.loss, prog_bar=True, batch_size=int(num_samples))
+        labels = batch.pop("labels")
+        logits = self.model(**batch).logits
+        loss = lm_loss(logits, labels, self.stage.loss_reduction)
+        targets = (labels != -100).sum()
+        self.log("train/loss", loss, prog_bar=True, batch_size=int(num_samples))
         self.log("train/target_tokens", targets.float(), reduce_fx="sum", batch_size=int(num_samples))
-        return out.loss
+        return loss
 
     def on_train_epoch_start(self) -> None:
         dm = self.trainer.datamodule

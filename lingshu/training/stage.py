@@ -43,6 +43,7 @@ class Stage:
     grad_accum: int = 8
     max_seq_len: int = 8192
     packing: bool = False
+    loss_reduction: str = "token"  # token: mean over target tokens (paper) | sample: mean per sample first
     init_from: str | None = None  # a previous stage's hf/ folder; null: model.path or random init
     data: StageData = field(default_factory=StageData)
 
@@ -53,6 +54,8 @@ class Stage:
         keys = [m.key for m in self.data.mixture]
         if len(set(keys)) != len(keys):
             raise ValueError(f"stage {self.name}: stage.data.mixture repeats an entry (same source and kinds): {keys}")
+        if self.loss_reduction not in ("token", "sample"):
+            raise ValueError(f"stage {self.name}: stage.loss_reduction must be token or sample, got {self.loss_reduction!r}")
         unknown = set(self.lr) - set(MODULES)
         if unknown:
             raise ValueError(f"stage {self.name}: stage.lr has unknown modules {sorted(unknown)}; use {MODULES}")

@@ -97,3 +97,19 @@ def test_stage_rejects_unknown_modules_and_all_frozen():
         stage({"vit": 1e-5})
     with pytest.raises(ValueError, match="frozen"):
         stage({"vision": None, "projector": None, "llm": None})
+
+
+def test_token_loss_matches_transformers_and_sample_loss_weighs_samples_equally(tiny):
+    from lingshu.training.sft import lm_loss
+
+    model, proc = tiny
+    b = batch(proc)
+    b.pop("num_samples")
+    with torch.no_grad():
+        ref = model(**b).loss
+        labels = b.pop("labels")
+        logits = model(**b).logits
+    assert lm_loss(logits, labels, "token").item() == pytest.approx(ref.item(), rel=1e-5)
+    # sample mean = mean over samples of each sample's own token mean
+    per = [lm_loss(logits[i:i + 1], labels[i:i + 1], "token") for i in range(len(labels))]
+    assert lm_loss(logits, labels, "sample").item() == pytest.approx(torch.stack(per).mean().item(), rel=1e-5)
