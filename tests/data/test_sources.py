@@ -358,3 +358,16 @@ def test_json_arrays_stream_across_chunks():
     assert list(_json_array(io.StringIO(" [ ] "))) == []
     with pytest.raises(SourceError, match="truncated"):
         list(_json_array(io.StringIO('[{"a": 1}, {"b": '), chunk=8))
+
+
+def test_parquet_partitions_take_whole_row_groups(tmp_path):
+    img = image_bytes()
+    n = 10
+    pq.write_table(pa.table({"image": [img] * n, "question": [f"q{i}" for i in range(n)], "answer": ["yes"] * n}),
+                   tmp_path / "t.parquet", row_group_size=3)  # groups of 3, 3, 3, 1
+    src = ParquetSource(path=tmp_path / "t.parquet")
+    everything = [(i, s.meta["question"]) for i, _, s in src.records()]
+    assert everything == [(i, f"q{i}") for i in range(n)]
+    parts = [[i for i, _, _ in src.records(p, 2)] for p in range(2)]
+    assert parts == [[0, 1, 2, 6, 7, 8], [3, 4, 5, 9]]
+    assert [i for i, _, _ in ParquetSource(path=tmp_path / "t.parquet", limit=4).records(1, 2)] == [3]

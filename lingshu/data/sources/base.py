@@ -211,14 +211,19 @@ class Source:
         raise NotImplementedError
 
     # -- shared ------------------------------------------------------------------------------
+    def partition_rows(self, partition: int, num_partitions: int) -> Iterator[tuple[int, Row]]:
+        """This partition's (index, row) pairs, index being the row's place in the whole source.
+        A reader may override it to skip other partitions' data unread (parquet: row groups)."""
+        for index, row in enumerate(self.rows()):
+            if index % num_partitions == partition:
+                yield index, row
+
     def records(self, partition: int = 0, num_partitions: int = 1
                 ) -> Iterator[tuple[int, int, Sample | Quarantine]]:
         """(row index, sub index, Sample or Quarantine) for the rows of one partition."""
-        for index, row in enumerate(self.rows()):
+        for index, row in self.partition_rows(partition, num_partitions):
             if self.limit is not None and index >= self.limit:
                 return
-            if index % num_partitions != partition:
-                continue
             try:
                 if isinstance(row.data, Exception):
                     raise row.data

@@ -30,13 +30,24 @@ class ParquetSource(Source):
         self.files = data_files(self.name, self.path, (".parquet",), None if self.path.is_file() else self.split)
 
     def rows(self) -> Iterator[Row]:
-        for file in self.files:  # row groups stream in batches: the table is never whole in memory
-            line = 0
-            for batch in pq.ParquetFile(file).iter_batches(batch_size=self.batch_rows):
-                for rec in batch.to_pylist():
-                    rid = rec.get(self.id_column) if self.id_column else None
-                    yield Row(str(file), line, rec, None if rid is None else str(rid))
-                    line += 1
+        return (row for _, row in self.partition_rows(0, 1))
+
+    def partition_rows(self, partition: int, num_partitions: int) -> Iterator[tuple[int, Row]]:
+        """Partitions take whole row groups (the i-th group of the source goes to partition
+        i % N), so a partition never reads another's images; row groups stream in batches."""
+        index = group = 0
+        for file in self.files:
+            pf, line = pq.ParquetFile(file), 0
+            for g in range(pf.num_row_groups):
+                n = pf.metadata.row_group(g).num_rows
+                if group % num_partitions == partition:
+                    i = 0
+                    for batch in pf.iter_batches(batch_size=self.batch_rows, row_groups=[g]):
+                        for rec in batch.to_pylist():
+                            rid = rec.get(self.id_column) if self.id_column else None
+                            yield index + i, Row(str(file), line + i, rec, None if rid is None else str(rid))
+                            i += 1
+                index, line, group = index + n, line + n, group + 1
 
     def images(self, value: Any) -> list[bytes]:
         if value is None:
