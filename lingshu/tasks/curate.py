@@ -1,8 +1,15 @@
 """`task=curate`: read the selected sources, run the curation chain, write audited shards.
 
+    python launch.py task=curate source=[vqa_rad,slake] source.vqa_rad.path=/data/vqa_rad source.slake.path=/data/slake
+    python launch.py task=curate ... curation.ops.min_size.min_side=32 curation.ops.decontaminate=null
+    # a cluster: one job per slice, into one shared folder, then one run that merges
+    python launch.py -m task=curate hydra/launcher=submitit_slurm curation.partition=0,1,2,3 \
+        curation.num_partitions=4 curation.output_dir=/shared/curated
+    python launch.py task=curate curation.num_partitions=4 curation.output_dir=/shared/curated
+
 Output: `{curation.output_dir or paths.curated_dir}/<source>/` with `shard-*.tar`, `manifest.json`
-and `rejects.jsonl`. Resume by rerunning with the same output_dir; fan out with
-`curation.partition=i curation.num_partitions=N` (then one run without `partition` merges).
+and `rejects.jsonl`. Rerunning the same command with the same output folder resumes (a finished
+run is a no-op; a killed one redoes only its unfinished partitions and the merge).
 """
 
 from __future__ import annotations
