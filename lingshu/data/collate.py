@@ -77,7 +77,9 @@ class SFTCollator:
             self.dropped_too_long += 1
             return None
         labels = torch.where(assistant_mask(ids, self.header, self.end_id), ids, torch.full_like(ids, IGNORE))
-        out = {"input_ids": ids, "labels": labels}
+        # mm_token_type_ids marks image tokens: without it Qwen2.5-VL silently falls back to 1D
+        # positions in training while generation uses 3D (mrope) ones.
+        out = {"input_ids": ids, "labels": labels, "mm_token_type_ids": enc["mm_token_type_ids"][0]}
         if images:
             out["pixel_values"] = enc["pixel_values"]
             out["image_grid_thw"] = enc["image_grid_thw"]
@@ -95,10 +97,11 @@ def pad_batch(encoded: list[dict], pad_id: int, num_samples: int | None = None) 
     ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
     labels = torch.full((len(encoded), width), IGNORE, dtype=torch.long)
     attn = torch.zeros((len(encoded), width), dtype=torch.long)
+    types = torch.zeros((len(encoded), width), dtype=torch.long)
     for i, e in enumerate(encoded):  # right padding: training only, generation pads left
         n = len(e["input_ids"])
-        ids[i, :n], labels[i, :n], attn[i, :n] = e["input_ids"], e["labels"], 1
-    batch = {"input_ids": ids, "labels": labels, "attention_mask": attn}
+        ids[i, :n], labels[i, :n], attn[i, :n], types[i, :n] = e["input_ids"], e["labels"], 1, e["mm_token_type_ids"]
+    batch = {"input_ids": ids, "labels": labels, "attention_mask": attn, "mm_token_type_ids": types}
     pix = [e["pixel_values"] for e in encoded if "pixel_values" in e]
     if pix:
         batch["pixel_values"] = torch.cat(pix)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from fnmatch import fnmatch
 import tarfile
 from pathlib import Path
 from typing import Iterator
@@ -89,7 +90,7 @@ class MixtureStream(IterableDataset):
         kinds = entry.kinds
         for cycle in range(1 << 30):
             rng = random.Random(f"{self.seed}/{self.epoch}/{name}/{cycle}")
-            order = list(self.shards[entry.source])
+            order = [p for p in self.shards[entry.source] if not entry.shards or fnmatch(p.name, entry.shards)]
             rng.shuffle(order)
             buffer: list = []
             found = False
@@ -146,8 +147,8 @@ class ShardDataModule(L.LightningDataModule):
         """Samples of the selected kinds across the mixture entries (headers only)."""
         n = 0
         for entry in self.mixture.values():
-            n += sum(1 for s in self.shards[entry.source] for h, _ in _raw_records(s)
-                     if not entry.kinds or h["kind"] in entry.kinds)
+            n += sum(1 for s in self.shards[entry.source] if not entry.shards or fnmatch(s.name, entry.shards)
+                     for h, _ in _raw_records(s) if not entry.kinds or h["kind"] in entry.kinds)
         return n
 
     def setup(self, stage: str | None = None) -> None:

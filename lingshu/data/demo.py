@@ -63,9 +63,11 @@ def _render(lab: Labels, rng: np.random.Generator, size: int) -> Image.Image:
     if lab.lesion:
         cx = rng.uniform(0.2, 0.35) if lab.side == "left" else rng.uniform(0.65, 0.8)
         cy = rng.uniform(0.3, 0.7)
-        radius = 0.07 if lab.size == "small" else 0.13
-        mask = np.hypot(xx - cx, yy - cy) < radius
-        img = np.where(mask, 1.0 if lab.bright else 0.02, img)
+        radius = 0.1 if lab.size == "small" else 0.16
+        dist = np.hypot(xx - cx, yy - cy)
+        # a rim of the opposite tone keeps the lesion visible on any background
+        img = np.where(dist < radius + 0.025, 0.02 if lab.bright else 1.0, img)
+        img = np.where(dist < radius, 1.0 if lab.bright else 0.02, img)
     img = np.clip(img, 0, 1)
     if lab.modality == 3:
         rgb = np.stack([img, img * 0.7 + 0.1, img * 0.85], -1)

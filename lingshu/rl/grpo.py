@@ -157,6 +157,8 @@ class GRPOModule(L.LightningModule):
             inputs = {k: v for k, v in enc.items() if k in ("pixel_values", "image_grid_thw")}
             inputs["input_ids"] = torch.cat([enc["input_ids"], new], 1)
             inputs["attention_mask"] = torch.cat([enc["attention_mask"], mask.long()], 1)
+            if "mm_token_type_ids" in enc:  # 3D rope positions need to know where images are
+                inputs["mm_token_type_ids"] = torch.cat([enc["mm_token_type_ids"], torch.zeros_like(new)], 1)
             texts = [self.processor.tokenizer.decode(ids[m], skip_special_tokens=True).strip() for ids, m in zip(new, mask)]
             chunks.append(Rollout(inputs, enc["input_ids"].shape[1], mask, texts, truncated))
         return chunks, samples

@@ -71,4 +71,32 @@ def run(cfg: Any) -> dict:
     else:
         print(f"curation partition {partition} of {cur.num_partitions}: {result['status']} under {cur.work_dir}; "
               f"when every partition is done, run again without curation.partition to merge")
+    if partition is None and cfg.get("synthesis"):
+        result["synthesis"] = synthesize(cfg, result["shard_dirs"])
     return result
+
+
+def synthesize(cfg: Any, shard_dirs: dict[str, str]) -> dict[str, dict]:
+    """Run the selected synthesizers over each curated source (after the filters, so a corrupt or
+    duplicate image never seeds synthetic questions). Skipped where the same synthesis config ran."""
+    import json
+
+    from omegaconf import OmegaConf
+
+    from lingshu.synthesis import build_synthesizers
+    from lingshu.synthesis.output import synthesize_shard_dir
+
+    key = config_hash(OmegaConf.to_container(cfg.synthesis, resolve=True))
+    counts = {}
+    for name, d in shard_dirs.items():
+        path = Path(d) / "manifest.json"
+        if json.loads(path.read_text()).get("synthesis_key") == key:
+            counts[name] = json.loads(path.read_text())["counts"]["synthesis"]
+            continue
+        counts[name] = synthesize_shard_dir(build_synthesizers(cfg.synthesis), d)["counts"]
+        manifest = json.loads(path.read_text())
+        manifest["synthesis_key"] = key
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        tmp.replace(path)
+    return counts

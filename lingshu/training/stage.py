@@ -12,11 +12,13 @@ class MixtureEntry:
     source: str  # a curated source's name (its folder under paths.curated_dir)
     weight: float = 1.0
     kinds: list[str] | None = None  # Sample.kind values to use (None: all)
+    shards: str | None = None  # only shard files matching this pattern, e.g. "synth-*" (synthesized data)
 
     @property
     def key(self) -> str:
         """Unique per entry: one source may appear several times with different kinds and weights."""
-        return self.source if not self.kinds else f"{self.source}[{','.join(sorted(self.kinds))}]"
+        key = self.source if not self.kinds else f"{self.source}[{','.join(sorted(self.kinds))}]"
+        return key if not self.shards else f"{key}/{self.shards}"
 
 
 @dataclass
