@@ -87,7 +87,6 @@ class MixtureStream(IterableDataset):
     def _source_stream(self, name: str) -> Iterator[tuple[dict, dict]]:
         """One mixture entry forever: shard order and a bounded shuffle buffer reseeded every pass."""
         entry = self.mixture[name]
-        kinds = entry.kinds
         for cycle in range(1 << 30):
             rng = random.Random(f"{self.seed}/{self.epoch}/{name}/{cycle}")
             order = [p for p in self.shards[entry.source] if not entry.shards or fnmatch(p.name, entry.shards)]
@@ -96,14 +95,14 @@ class MixtureStream(IterableDataset):
             found = False
             for shard in order:
                 for header, where in _raw_records(shard):
-                    if kinds and header["kind"] not in kinds:
+                    if not entry.accepts(header):
                         continue
                     found = True
                     buffer.append((header, where))
                     if len(buffer) >= self.shuffle_buffer:
                         yield buffer.pop(rng.randrange(len(buffer)))
             if not found:
-                raise ValueError(f"source {entry.source!r} has no samples of kinds {kinds}")
+                raise ValueError(f"source {entry.source!r} has no samples for mixture entry {entry.key}")
             rng.shuffle(buffer)
             yield from buffer
 
@@ -148,7 +147,7 @@ class ShardDataModule(L.LightningDataModule):
         n = 0
         for entry in self.mixture.values():
             n += sum(1 for s in self.shards[entry.source] if not entry.shards or fnmatch(s.name, entry.shards)
-                     for h, _ in _raw_records(s) if not entry.kinds or h["kind"] in entry.kinds)
+                     for h, _ in _raw_records(s) if entry.accepts(h))
         return n
 
     def setup(self, stage: str | None = None) -> None:

@@ -19,6 +19,10 @@ class HFEngine:
         self.device = device or next(model.parameters()).device
         self.tokenizer = processor.tokenizer
         self.end_ids = [self.tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
+        # A sampled <|image_pad|> in a response would break every later forward over it (image
+        # tokens must match image features): vision tokens are never generated.
+        self.suppress = [self.tokenizer.convert_tokens_to_ids(t)
+                         for t in ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")]
 
     def encode(self, requests: Sequence[GenerationRequest]) -> dict:
         texts = [render_chat(self.tokenizer, r.messages, add_generation_prompt=True) for r in requests]
@@ -33,7 +37,7 @@ class HFEngine:
         enc = self.encode(requests).to(self.device)
         sample = r0.temperature > 0
         kwargs = dict(do_sample=sample, max_new_tokens=r0.max_new_tokens, eos_token_id=self.end_ids,
-                      pad_token_id=self.tokenizer.pad_token_id)
+                      pad_token_id=self.tokenizer.pad_token_id, suppress_tokens=self.suppress)
         if sample:
             kwargs.update(temperature=r0.temperature, top_p=r0.top_p, top_k=0)
         else:  # greedy: clear sampling defaults a checkpoint's generation_config may carry

@@ -35,6 +35,12 @@ def test_weights_hold_within_two_percent(shards):
     assert abs(kinds["caption"] / 10_000 - 0.75) < 0.02
 
 
+def test_id_patterns_select_samples(shards):
+    mix = [MixtureEntry("demo", 1.0, ids="*-yesno"), MixtureEntry("demo", 1.0, ["caption"])]
+    got = {s.id.rsplit("-", 1)[1] for b in stream(shards, mix) for s in b}
+    assert got == {"yesno", "caption"}
+
+
 def test_ranks_partition_the_global_stream(shards):
     mix = [MixtureEntry("demo")]
     full = list(stream(shards, mix))
@@ -67,5 +73,5 @@ def test_epochs_reshuffle_deterministically(shards):
 
 
 def test_missing_kind_is_named(shards):
-    with pytest.raises(ValueError, match="no samples of kinds"):
+    with pytest.raises(ValueError, match="no samples for mixture entry"):
         list(itertools.islice(stream(shards, [MixtureEntry("demo", 1.0, ["dialogue"])]), 1))
