@@ -12,6 +12,14 @@ from lingshu.evaluation.benchmarks.base import Benchmark, answer_kind, image_val
 from lingshu.schema import BenchmarkItem
 
 
+class PlainUnpickler(pickle.Unpickler):
+    """Reads pickles of plain data (dicts, lists, strings, numbers) and refuses any class or
+    function, so a tampered file cannot run code."""
+
+    def find_class(self, module: str, name: str):
+        raise pickle.UnpicklingError(f"refusing {module}.{name}: the PathVQA release holds plain data only")
+
+
 class PathVQA(Benchmark):
     name = "path_vqa"
     example_path = "/data/PathVQA"
@@ -31,8 +39,7 @@ class PathVQA(Benchmark):
                                 categories={"question_type": kind, "language": "en"})
 
     def _release(self, pkl) -> Iterator[dict]:
-        # The official release is a pickle of plain dicts; only open files you trust.
-        with pkl.open("rb") as fh:
-            records = pickle.load(fh)
+        with pkl.open("rb") as fh:  # the official release is a pickle of plain dicts
+            records = PlainUnpickler(fh).load()
         for rec in records:
             yield dict(rec, image_bytes=self.image(f"{rec['image']}.jpg", f"images/{self.split}", self.split))
