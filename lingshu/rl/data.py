@@ -33,6 +33,7 @@ class RLData:
     max_prompts: int | None = None
     heldout_prompts: int = 64  # kept aside to measure reward before and after RL
     heldout_benchmark: str | None = None  # take held-out prompts from this benchmark's test items instead
+    heldout_samples: int = 2  # sampled responses per held-out prompt (at the rollout temperature)
 
     def __post_init__(self) -> None:
         self.mixture = [MixtureEntry(**m) if isinstance(m, dict) else m for m in self.mixture]

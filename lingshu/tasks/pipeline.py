@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -37,6 +38,18 @@ def initial_checkpoint(cfg) -> str:
     return result["hf"]
 
 
+def fresh_eval_dir(out: Path, checkpoint: str) -> None:
+    """Predictions resume by item id; when the checkpoint under a label was retrained, the old
+    predictions belong to other weights and are cleared."""
+    weights = sorted(Path(checkpoint).glob("*.safetensors"))
+    ident = json.dumps([str(checkpoint)] + [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in weights])
+    marker = out / "CHECKPOINT.json"
+    if marker.exists() and marker.read_text() != ident:
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    marker.write_text(ident)
+
+
 def run(cfg) -> dict:
     from lingshu.tasks import curate
     from lingshu.tasks.evaluate import build_benchmarks, build_judge, evaluate_checkpoint
@@ -63,6 +76,7 @@ def run(cfg) -> dict:
             if benchmarks is None:
                 benchmarks, judge = build_benchmarks(cfg.benchmark), build_judge(cfg.get("judge"))
             checkpoint = checkpoint or initial_checkpoint(cfg)
+            fresh_eval_dir(eval_dir / label, checkpoint)
             results[label] = evaluate_checkpoint(cfg, checkpoint, eval_dir / label, benchmarks, judge)
             write_summary(results, eval_dir)
         else:
@@ -101,12 +115,13 @@ def write_report(cfg, results: dict, stages: dict, timings: list, total_s: float
     rl = next((v for v in stages.values() if isinstance(v, dict) and "heldout_before" in v), None)
     if rl and rl.get("heldout_before"):
         b, a = rl["heldout_before"], rl["heldout_after"]
-        comps = [k for k in b if k not in ("n", "examples")]
-        lines += ["## RL: reward on held-out prompts (greedy)", "", "| | " + " | ".join(comps) + " |",
-                  "|---|" + "---:|" * len(comps),
-                  "| before RL | " + " | ".join(_fmt(b[k]) for k in comps) + " |",
-                  "| after RL | " + " | ".join(_fmt(a[k]) for k in comps) + " |", "",
-                  f"Prompts: {json.dumps(rl['prompts'])}", "", "Curves: ![rl](rl/curves.png)", ""]
+        comps = [k for k in b["greedy"] if k not in ("n", "examples")]
+        lines += [f"## RL: reward on {b['greedy']['n']} held-out prompts", "",
+                  "| decoding | | " + " | ".join(comps) + " |", "|---|---|" + "---:|" * len(comps)]
+        for mode in ("greedy", "sampled"):
+            for when, d in (("before RL", b), ("after RL", a)):
+                lines.append(f"| {mode} | {when} | " + " | ".join(_fmt(d[mode][k]) for k in comps) + " |")
+        lines += ["", f"Prompts: {json.dumps(rl['prompts'])}", "", "Curves: ![rl](rl/curves.png)", ""]
     trained = [s for s, v in stages.items() if isinstance(v, dict) and "stage" in v]
     if trained:
         lines += ["## Training curves", ""] + [f"- {s}: ![{s}](train/{s}/curves.png)" for s in trained] + [""]

@@ -44,19 +44,29 @@ def prompts_from_shards(cfg, stage: GRPOConfig):
 
 
 @torch.no_grad()
-def heldout_reward(model, processor, reward, prompts, max_new_tokens: int, batch_size: int = 32) -> dict:
-    """Mean reward components of greedy responses on prompts RL never trains on."""
+def heldout_reward(model, processor, reward, prompts, max_new_tokens: int, temperature: float = 0.0,
+                   samples: int = 1, seed: int = 0, batch_size: int = 32) -> dict:
+    """Mean reward components on prompts RL never trains on: greedy (temperature 0), or `samples`
+    responses per prompt at the rollout temperature (what GRPO optimises)."""
+    torch.manual_seed(seed)
     engine = HFEngine(model, processor, batch_size=batch_size)
-    responses = engine.generate([GenerationRequest(messages=p.messages, images=p.images, max_new_tokens=max_new_tokens)
-                                 for p in prompts])
-    rows = reward(responses, prompts)
+    reps = [p for p in prompts for _ in range(samples)]
+    responses = engine.generate([GenerationRequest(messages=p.messages, images=p.images, max_new_tokens=max_new_tokens,
+                                                   temperature=temperature) for p in reps])
+    rows = reward(responses, reps)
     out = {}
     for name in rows[0]:
         vals = [r[name] for r in rows if r[name] is not None]
         out[name] = sum(vals) / len(vals) if vals else None
     out["n"] = len(prompts)
-    out["examples"] = [{"id": p.id, "answer": p.answer, "response": r} for p, r in list(zip(prompts, responses))[:5]]
+    out["examples"] = [{"id": p.id, "answer": p.answer, "response": r} for p, r in list(zip(reps, responses))[:5]]
     return out
+
+
+def measure_heldout(model, processor, reward, prompts, stage: GRPOConfig, seed: int) -> dict:
+    return {"greedy": heldout_reward(model, processor, reward, prompts, stage.max_new_tokens),
+            "sampled": heldout_reward(model, processor, reward, prompts, stage.max_new_tokens, stage.temperature,
+                                      samples=stage.data.heldout_samples, seed=seed)}
 
 
 def rl_stage(cfg, stage: GRPOConfig, init_from: str | None, node=None) -> dict:
@@ -82,7 +92,7 @@ def rl_stage(cfg, stage: GRPOConfig, init_from: str | None, node=None) -> dict:
         heldout, train = prompts[:n_held], prompts[n_held:]
     if len(train) < stage.prompts_per_step:
         raise ValueError(f"RL has {len(train)} training prompts, fewer than stage.prompts_per_step={stage.prompts_per_step}")
-    before = heldout_reward(model, processor, reward, heldout, stage.max_new_tokens) if heldout else None
+    before = measure_heldout(model, processor, reward, heldout, stage, cfg.seed) if heldout else None
     trainer = instantiate(cfg.trainer, max_epochs=stage.epochs, max_steps=stage.max_steps, default_root_dir=str(out_dir),
                           logger=loggers(cfg, out_dir),
                           callbacks=[ModelCheckpoint(dirpath=out_dir / "checkpoints", save_last=True, save_top_k=0,
@@ -93,7 +103,7 @@ def rl_stage(cfg, stage: GRPOConfig, init_from: str | None, node=None) -> dict:
     module = GRPOModule(model, processor, reward, stage, world_size=world)
     last = out_dir / "checkpoints" / "last.ckpt"
     trainer.fit(module, train_dataloaders=loader, ckpt_path=str(last) if last.exists() else None)
-    after = heldout_reward(model, processor, reward, heldout, stage.max_new_tokens) if heldout else None
+    after = measure_heldout(model, processor, reward, heldout, stage, cfg.seed) if heldout else None
     result = {"hf": str(out_dir / "hf"), "steps": trainer.global_step, "prompts": counts,
               "heldout_before": before, "heldout_after": after}
     if trainer.is_global_zero:

@@ -18,7 +18,7 @@ TINY = [
     "task.stages.rl_grpo.max_steps=1", "task.stages.rl_grpo.prompts_per_step=2",
     "task.stages.rl_grpo.update_prompts=2", "task.stages.rl_grpo.generations_per_prompt=2",
     "task.stages.rl_grpo.micro_batch_size=4", "task.stages.rl_grpo.max_new_tokens=6",
-    "task.stages.rl_grpo.data.heldout_prompts=2", "task.stages.rl_grpo.data.yes_no_fraction=1.0",
+    "task.stages.rl_grpo.data.heldout_prompts=2", "task.stages.rl_grpo.data.heldout_samples=1", "task.stages.rl_grpo.data.yes_no_fraction=1.0",
 ]
 
 
@@ -45,7 +45,7 @@ def test_run_directory_is_laid_out_as_designed(run):
     assert labels == ["untrained", "shallow_alignment", "deep_alignment", "instruction_tuning", "rl_grpo"]
     report = (run_dir / "report.md").read_text()
     assert "RL: reward on held-out prompts" in report and "untrained" in report
-    assert result["stages"]["rl_grpo"]["heldout_before"]["n"] == 2
+    assert result["stages"]["rl_grpo"]["heldout_before"]["greedy"]["n"] == 2
 
 
 def test_every_hf_folder_loads_in_plain_transformers(run):
