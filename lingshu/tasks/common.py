@@ -42,6 +42,20 @@ def mark_done(out_dir: Path, key: str, result: dict) -> dict:
     return result
 
 
+def checkpoint_dir(out_dir: Path, key: str) -> Path:
+    """`<out_dir>/checkpoints`, emptied when it holds checkpoints of another config: a rerun of the
+    same command resumes, a changed one starts over instead of resuming foreign weights."""
+    import shutil
+
+    ckpt = out_dir / "checkpoints"
+    marker = ckpt / "CONFIG_KEY"
+    if ckpt.exists() and (not marker.exists() or marker.read_text() != key):
+        shutil.rmtree(ckpt)
+    ckpt.mkdir(parents=True, exist_ok=True)
+    marker.write_text(key)
+    return ckpt
+
+
 def loggers(cfg, out_dir: Path) -> list:
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
 

@@ -22,7 +22,7 @@ from lingshu.models.export import export_hf
 from lingshu.plots import plot_curves
 from lingshu.rl.data import build_prompts, heldout_from_benchmark
 from lingshu.rl.grpo import GRPOConfig, GRPOModule
-from lingshu.tasks.common import config_hash, done, loggers, mark_done, run_dir
+from lingshu.tasks.common import checkpoint_dir, config_hash, done, is_rank_zero, loggers, mark_done, run_dir
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +93,16 @@ def rl_stage(cfg, stage: GRPOConfig, init_from: str | None, node=None) -> dict:
     if len(train) < stage.prompts_per_step:
         raise ValueError(f"RL has {len(train)} training prompts, fewer than stage.prompts_per_step={stage.prompts_per_step}")
     before = measure_heldout(model, processor, reward, heldout, stage, cfg.seed) if heldout else None
+    ckpt_dir = checkpoint_dir(out_dir, key) if is_rank_zero() else out_dir / "checkpoints"
     trainer = instantiate(cfg.trainer, max_epochs=stage.epochs, max_steps=stage.max_steps, default_root_dir=str(out_dir),
                           logger=loggers(cfg, out_dir),
-                          callbacks=[ModelCheckpoint(dirpath=out_dir / "checkpoints", save_last=True, save_top_k=0,
+                          callbacks=[ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0,
                                                      every_n_train_steps=1)])
     world = trainer.world_size
     loader = DataLoader(train, batch_size=stage.prompts_per_step // world, shuffle=True, collate_fn=list, drop_last=True,
                         generator=torch.Generator().manual_seed(cfg.seed))
     module = GRPOModule(model, processor, reward, stage, world_size=world)
-    last = out_dir / "checkpoints" / "last.ckpt"
+    last = ckpt_dir / "last.ckpt"
     trainer.fit(module, train_dataloaders=loader, ckpt_path=str(last) if last.exists() else None)
     after = measure_heldout(model, processor, reward, heldout, stage, cfg.seed) if heldout else None
     result = {"hf": str(out_dir / "hf"), "steps": trainer.global_step, "prompts": counts,

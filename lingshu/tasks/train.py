@@ -15,7 +15,7 @@ from lingshu.data.collate import SFTCollator
 from lingshu.data.datamodule import ShardDataModule
 from lingshu.models.export import export_hf
 from lingshu.plots import plot_curves
-from lingshu.tasks.common import config_hash, done, loggers, mark_done, run_dir
+from lingshu.tasks.common import checkpoint_dir, config_hash, done, is_rank_zero, loggers, mark_done, run_dir
 from lingshu.training.callbacks import Throughput
 from lingshu.training.sft import SFTModule
 from lingshu.training.stage import Stage
@@ -47,7 +47,7 @@ def train_stage(cfg, stage: Stage, init_from: str | None, node=None) -> dict:
     collate = SFTCollator(processor, stage.max_seq_len)
     dm = ShardDataModule(cfg.paths.curated_dir, stage.data.mixture, collate, cfg.seed, stage.micro_batch_size,
                          stage.data.samples_per_epoch, stage.data.shuffle_buffer, stage.data.num_workers)
-    ckpt_dir = out_dir / "checkpoints"
+    ckpt_dir = checkpoint_dir(out_dir, key) if is_rank_zero() else out_dir / "checkpoints"
     callbacks = [ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0, every_n_train_steps=50),
                  LearningRateMonitor(logging_interval="step"),
                  Throughput(model.config.image_token_id)]
