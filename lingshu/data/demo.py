@@ -244,7 +244,7 @@ def planted_samples(seed: int, first_index: int) -> list[Sample]:
     ]
 
 
-def demo_samples(split: str = "train", seed: int = 0, num_images: int = 400, num_text: int = 200,
+def demo_samples(split: str = "train", seed: int = 0, num_images: int = 800, num_text: int = 200,
                  planted: bool = True):
     """Yield the split's samples; the train split also carries the planted records."""
     if split not in SPLIT_OFFSET:
@@ -257,7 +257,7 @@ def demo_samples(split: str = "train", seed: int = 0, num_images: int = 400, num
         yield from planted_samples(seed, num_images)
 
 
-def demo_benchmark_items(seed: int = 0, num_images: int = 100, kinds=("closed", "open", "mcq", "report")):
+def demo_benchmark_items(seed: int = 0, num_images: int = 60, kinds=("closed", "open", "mcq", "report")):
     """The held-out test split as BenchmarkItems (no image is shared with the train split)."""
     qtype = {"yesno": "yes/no", "side": "side", "open": "modality", "mcq": "modality", "report": "report"}
     for s in demo_samples("test", seed, num_images, num_text=0, planted=False):

@@ -54,8 +54,9 @@ class _Encoder:
         for i in range(0, len(texts), self.batch_size):
             enc = self.tokenizer([t or "" for t in texts[i:i + self.batch_size]], padding=True, truncation=True,
                                  max_length=self.max_length, return_tensors="pt").to(self.device)
-            with self.torch.no_grad():
-                yield self.model(**enc).last_hidden_state, enc["attention_mask"]
+            with self.torch.no_grad():  # never yield inside it: grad mode would leak to the caller
+                states = self.model(**enc).last_hidden_state
+            yield states, enc["attention_mask"]
 
 
 class SentenceSimilarity(_Encoder):

@@ -26,7 +26,7 @@ EXPECTED_REJECTS = {
 }
 
 
-def leaked_by_phash(num_train: int = 400, num_test: int = 100) -> tuple[dict, set]:
+def leaked_by_phash(num_train: int = 800, num_test: int = 100) -> tuple[dict, set]:
     """Independent oracle (imagehash directly): training images whose pHash equals a benchmark
     image's. The synthetic test images share no pixels with training, but near-identical slices
     can hash alike; by the paper's rule such a training image goes, with every question on it."""

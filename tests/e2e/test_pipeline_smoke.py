@@ -44,7 +44,7 @@ def test_run_directory_is_laid_out_as_designed(run):
     labels = list(json.loads((run_dir / "eval" / "summary.json").read_text()))
     assert labels == ["untrained", "shallow_alignment", "deep_alignment", "instruction_tuning", "rl_grpo"]
     report = (run_dir / "report.md").read_text()
-    assert "RL: reward on held-out prompts" in report and "untrained" in report
+    assert "RL: reward on 2 held-out prompts" in report and "untrained" in report
     assert result["stages"]["rl_grpo"]["heldout_before"]["greedy"]["n"] == 2
 
 

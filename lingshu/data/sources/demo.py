@@ -16,7 +16,7 @@ from lingshu.schema import Sample
 class DemoSource(Source):
     default_name = "demo"
 
-    def __init__(self, split: str = "train", seed: int = 0, num_images: int = 400, num_text: int = 200,
+    def __init__(self, split: str = "train", seed: int = 0, num_images: int = 800, num_text: int = 200,
                  kind: str = "instruction", planted: bool = True, name: str | None = None,
                  priority: int = 0, limit: int | None = None):
         if split not in demo.SPLIT_OFFSET:

@@ -12,7 +12,7 @@ class DemoBenchmark:
     name = "demo"
     max_images = 1
 
-    def __init__(self, seed: int = 0, num_images: int = 100, kinds: list[str] | None = None):
+    def __init__(self, seed: int = 0, num_images: int = 60, kinds: list[str] | None = None):
         self.seed = int(seed)
         self.num_images = int(num_images)
         self.kinds = tuple(kinds or ("closed", "open", "mcq", "report"))
