@@ -39,12 +39,16 @@ def leaked_by_phash(num_train: int = 800, num_test: int = 100) -> tuple[dict, se
         return str(imagehash.phash(Image.open(io.BytesIO(b)).convert("RGB")))
 
     test = {ph(demo.image_for(i, 0, "test")[1]): f"demo:demo-test-{i:05d}" for i in range(num_test)}
-    leaked, matches = {}, set()
+    leaked, matches, seen = {}, set(), set()
     for i in range(num_train):
         lab, img = demo.image_for(i, 0, "train")
-        if ph(img) in test:
-            matches.add(test[ph(img)])
+        h = ph(img)
+        if h in test:
+            matches.add(test[h])
             leaked.update({s.id: ("decontaminate", "drop") for s in demo.image_samples(i, 0, "train", lab, img)})
+        if h in seen:  # near-identical synthetic slices: the later caption goes first (caption dedup runs earlier)
+            leaked[f"demo-train-{i:05d}-caption"] = ("phash_caption", "drop")
+        seen.add(h)
     return leaked, matches
 
 
