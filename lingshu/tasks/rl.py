@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from fnmatch import fnmatch
 
 import torch
 from hydra.utils import instantiate
@@ -15,7 +16,7 @@ from torch.utils.data import DataLoader
 
 from lingshu.config import ConfigError
 from lingshu.data.datamodule import resolve_shard_dir
-from lingshu.data.shards import iter_samples
+from lingshu.data.shards import iter_tar, list_shards
 from lingshu.engines.base import GenerationRequest
 from lingshu.engines.hf import HFEngine
 from lingshu.models.export import export_hf
@@ -37,9 +38,9 @@ def run(cfg) -> dict:
 def prompts_from_shards(cfg, stage: GRPOConfig):
     def samples():
         for entry in stage.data.mixture:
-            for s in iter_samples([resolve_shard_dir(cfg.paths.curated_dir, entry.source)]):
-                if not entry.kinds or s.kind in entry.kinds:
-                    yield s
+            for shard in list_shards(resolve_shard_dir(cfg.paths.curated_dir, entry.source)):
+                if not entry.shards or fnmatch(shard.name, entry.shards):
+                    yield from (s for s in iter_tar(shard) if entry.accepts({"kind": s.kind, "id": s.id}))
     return build_prompts(samples(), stage.data, cfg.seed)
 
 
