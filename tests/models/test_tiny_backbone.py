@@ -68,3 +68,24 @@ def test_greedy_generation_is_the_same_for_batch_sizes_1_and_8(tiny):
     one = HFEngine(model, proc, batch_size=1).generate(reqs)
     eight = HFEngine(model, proc, batch_size=8).generate(reqs)
     assert one == eight
+
+
+def test_training_forward_sees_the_positions_generation_uses(tiny):
+    """The collator's batch (right-padded, with mm_token_type_ids) gives the model the same logits
+    at the answer position as the engine's generation prompt: same 3D rope positions."""
+    from lingshu.data.collate import SFTCollator
+    from lingshu.data.demo import demo_samples
+
+    model, proc = tiny
+    samples = [s for s in demo_samples("train", 0, 4, 0, planted=False) if s.id.endswith("-yesno")]
+    batch = SFTCollator(proc)(samples)
+    batch.pop("num_samples")
+    labels = batch.pop("labels")
+    engine = HFEngine(model, proc)
+    with torch.no_grad():
+        train_logits = model(**batch).logits
+        for i, s in enumerate(samples):
+            pos = int((labels[i] != -100).nonzero()[0]) - 1  # the position that predicts the answer
+            enc = engine.encode([GenerationRequest(messages=s.messages[:1], images=s.images)])
+            gen_logits = model(**enc).logits[0, -1]
+            assert torch.allclose(train_logits[i, pos], gen_logits, atol=1e-4), s.id
