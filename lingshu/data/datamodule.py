@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import random
 from fnmatch import fnmatch
-import tarfile
 from pathlib import Path
 from typing import Iterator
 
@@ -20,7 +19,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from lingshu.data.shards import list_shards, sample_from_parts
+from lingshu.data.shards import iter_tar_groups, list_shards, sample_from_parts
 from lingshu.schema import Sample
 from lingshu.training.stage import MixtureEntry
 
@@ -38,22 +37,10 @@ def resolve_shard_dir(curated_dir: str | Path, source: str) -> Path:
 def _raw_records(shard: Path) -> Iterator[tuple[dict, tuple]]:
     """(header json, where its parts lie) per sample of one tar, in file order. Only the JSON is
     read; image bytes are read by `_load` for the samples this rank and worker keep."""
-    group: list = []
-    header = None
-    with tarfile.open(shard, "r") as tar:
-        for member in tar:
-            if not member.isfile():
-                continue
-            key, _, suffix = member.name.partition(".")
-            if header is not None and key != header["_key"]:
-                yield header, (shard, group)
-                header, group = None, []
-            if suffix == "json":
-                header = json.loads(tar.extractfile(member).read())
-                header["_key"] = key
-            group.append((suffix, member.offset_data, member.size))
-    if header is not None:
-        yield header, (shard, group)
+    for key, members, tar in iter_tar_groups(shard):
+        header = json.loads(tar.extractfile(dict(members)["json"]).read())
+        header["_key"] = key
+        yield header, (shard, [(suffix, m.offset_data, m.size) for suffix, m in members])
 
 
 def _load(header: dict, where: tuple) -> Sample:

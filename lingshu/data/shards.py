@@ -131,9 +131,9 @@ def sample_from_parts(key: str, parts: dict[str, bytes]) -> Sample:
     return Sample.from_json(meta, [v for _, v in imgs])
 
 
-def iter_tar_raw(path: str | Path) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """(key, {suffix: bytes}) groups of one shard, in file order."""
-    group: dict[str, bytes] = {}
+def iter_tar_groups(path: str | Path) -> Iterator[tuple[str, list[tuple[str, tarfile.TarInfo]], tarfile.TarFile]]:
+    """(key, [(suffix, member)], the open tar) per sample, in file order; callers read what they need."""
+    group: list[tuple[str, tarfile.TarInfo]] = []
     current = None
     with tarfile.open(path, "r") as tar:
         for member in tar:
@@ -141,12 +141,18 @@ def iter_tar_raw(path: str | Path) -> Iterator[tuple[str, dict[str, bytes]]]:
                 continue
             key, _, suffix = member.name.partition(".")
             if current is not None and key != current:
-                yield current, group
-                group = {}
+                yield current, group, tar
+                group = []
             current = key
-            group[suffix] = tar.extractfile(member).read()
-    if current is not None:
-        yield current, group
+            group.append((suffix, member))
+        if current is not None:
+            yield current, group, tar
+
+
+def iter_tar_raw(path: str | Path) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """(key, {suffix: bytes}) groups of one shard, in file order."""
+    for key, members, tar in iter_tar_groups(path):
+        yield key, {suffix: tar.extractfile(m).read() for suffix, m in members}
 
 
 def iter_tar(path: str | Path) -> Iterator[Sample]:
