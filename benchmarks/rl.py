@@ -20,7 +20,7 @@ from rich.table import Table
 
 from lingshu.data.demo import demo_samples
 from lingshu.models.backbone import Backbone, TinyArch
-from lingshu.rl.data import RLData, build_prompts
+from lingshu.rl.data import build_prompts
 from lingshu.rl.grpo import GRPOConfig, GRPOModule
 from lingshu.rl.rewards import Reward
 

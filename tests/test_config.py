@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from lingshu.config import ConfigError, check_node, nodes_of, validate
+from lingshu.config import ConfigError, check_node, validate
 from tests.conftest import CONF, ROOT, compose
 
 MULTI = {"source", "benchmark", "synthesis"}

@@ -4,7 +4,7 @@ Four "modalities" (chest radiograph, CT slice, MRI slice, histology patch) are d
 half of the images carry a bright or dark round lesion on the left or right, small or large.
 From these labels come captions, yes/no and side questions, open modality questions, 4-option
 modality MCQs, `Findings: ... Impression: ...` reports, plus text-only medical MCQs.
-The train split also plants what curation must catch (see `PLANTED`).
+The train split also plants what curation must catch (see `planted_samples`).
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ OPEN_PROMPT = "What imaging modality is this?"
 MCQ_PROMPT = "Which imaging modality is shown in this image?"
 REPORT_PROMPT = "Write the radiology report for this image."
 CAPTION_PROMPT = "Describe the image briefly."
-# Curation must catch each of these (they appear only in the train split).
-PLANTED = ("tiny", "exact_dup", "near_dup", "corrupt", "long_caption")
 
 
 @dataclass(frozen=True)

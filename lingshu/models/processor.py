@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from transformers import PreTrainedTokenizerFast, Qwen2_5_VLProcessor, Qwen2VLImageProcessorPil
-from transformers import AutoTokenizer
+from transformers import AutoTokenizer, PreTrainedTokenizerFast, Qwen2_5_VLProcessor, Qwen2VLImageProcessorPil
 
 TINY_TOKENIZER = Path(__file__).resolve().parents[1] / "assets" / "tiny_tokenizer"
 

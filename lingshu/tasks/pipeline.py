@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
