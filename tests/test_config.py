@@ -96,9 +96,9 @@ def test_paper_recipe_prints_without_touching_weights():
     assert stages.shallow_alignment.lr == {"vision": 2e-6, "projector": 1e-5, "llm": None}
     assert stages.deep_alignment.lr.llm == 1e-5 and stages.instruction_tuning.epochs == 2
     assert stages.instruction_tuning.packing and not stages.shallow_alignment.packing
-    for s in ("shallow_alignment", "deep_alignment", "instruction_tuning"):
-        st = stages[s]
-        assert (st.micro_batch_size, st.grad_accum, st.warmup_steps, st.max_seq_len) == (1, 8, 100, 8192)
+    for s, batch in (("shallow_alignment", 1), ("deep_alignment", 1), ("instruction_tuning", 16)):
+        st = stages[s]  # stage 3's micro-batch is 16 samples packed into ~one 8192-token row
+        assert (st.micro_batch_size, st.grad_accum, st.warmup_steps, st.max_seq_len) == (batch, 8, 100, 8192)
     rl = stages.rl_grpo
     assert (rl.prompts_per_step, rl.update_prompts, rl.generations_per_prompt) == (512, 128, 16)
     assert (rl.temperature, rl.kl_coef, rl.lr, rl.max_new_tokens) == (1.0, 1e-3, 1e-6, 4096)

@@ -36,14 +36,12 @@ def train_stage(cfg, stage: Stage, init_from: str | None, node=None) -> dict:
     if (result := done(out_dir, key)) is not None:
         log.info("stage %s already trained (%s); skipping", stage.name, result["hf"])
         return result
-    if stage.packing:
-        log.warning("stage %s: packing is not implemented yet; training on padded batches", stage.name)
     import lightning as L
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     backbone = instantiate(cfg.model, _convert_="all")
     model, processor = backbone.build(init_from, seed=cfg.seed)
-    collate = SFTCollator(processor, stage.max_seq_len)
+    collate = SFTCollator(processor, stage.max_seq_len, stage.packing)
     dm = ShardDataModule(cfg.paths.curated_dir, stage.data.mixture, collate, cfg.seed, stage.micro_batch_size,
                          stage.data.samples_per_epoch, stage.data.shuffle_buffer, stage.data.num_workers)
     ckpt_dir = checkpoint_dir(out_dir, key) if is_rank_zero() else out_dir / "checkpoints"

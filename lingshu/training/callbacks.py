@@ -6,6 +6,8 @@ import time
 
 import lightning as L
 
+from lingshu.data.collate import real_tokens
+
 
 class Throughput(L.Callback):
     def __init__(self, image_token_id: int):
@@ -14,11 +16,10 @@ class Throughput(L.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         self._t = time.perf_counter()
-        mask = batch["attention_mask"]
         self._samples = int(batch["num_samples"])
         self._visual = int((batch["input_ids"] == self.image_token_id).sum())
-        self._tokens = int(mask.sum())
-        self._padding = 1.0 - self._tokens / max(1, mask.numel())
+        self._tokens = real_tokens(batch)
+        self._padding = 1.0 - self._tokens / max(1, batch["input_ids"].numel())
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         dt = max(time.perf_counter() - self._t, 1e-9)

@@ -26,17 +26,25 @@ def param_groups(model, stage: Stage) -> list[dict]:
             for m, ps in apply_freezing(model, stage).items()]
 
 
-def lm_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "token") -> torch.Tensor:
+def lm_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "token",
+            segments: torch.Tensor | None = None) -> torch.Tensor:
     """Next-token cross-entropy on labelled positions. `token`: mean over all target tokens (long
     answers weigh more); `sample`: mean per sample, then over samples (a one-word answer counts as
-    much as a report)."""
+    much as a report). `segments` (packed batches) names each token's sample; default: one per row."""
     logits, labels = logits[:, :-1].float(), labels[:, 1:]
     mask = labels != -100
     nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels.clamp(min=0), reduction="none") * mask
     if reduction == "token":
         return nll.sum() / mask.sum().clamp(min=1)
-    per_sample = nll.sum(1) / mask.sum(1).clamp(min=1)
-    return per_sample[mask.any(1)].mean()
+    if segments is None:
+        segments = torch.arange(len(labels), device=labels.device)[:, None].expand_as(labels)
+    else:
+        segments = segments[:, 1:]
+    seg = segments.clamp(min=0).flatten()
+    size = int(seg.max()) + 1
+    sums = torch.zeros(size, device=nll.device).index_add(0, seg, nll.flatten())
+    counts = torch.zeros(size, device=nll.device).index_add(0, seg, mask.flatten().float())
+    return (sums[counts > 0] / counts[counts > 0]).mean()
 
 
 class SFTModule(L.LightningModule):
@@ -50,9 +58,10 @@ class SFTModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         num_samples = batch.pop("num_samples")
-        labels = batch.pop("labels")
-        logits = self.model(**batch).logits
-        loss = lm_loss(logits, labels, self.stage.loss_reduction)
+        labels, segments = batch.pop("labels"), batch.pop("segments", None)
+        # No KV cache in training: with one, transformers also skips the packed (block-diagonal) mask.
+        logits = self.model(**batch, use_cache=False).logits
+        loss = lm_loss(logits, labels, self.stage.loss_reduction, segments)
         targets = (labels != -100).sum()
         self.log("train/loss", loss, prog_bar=True, batch_size=int(num_samples))
         self.log("train/target_tokens", targets.float(), reduce_fx="sum", batch_size=int(num_samples))
@@ -85,6 +94,8 @@ def print_plan(model, stage: Stage, trainer) -> None:
         table.add_row(m, f"{n:,}", str(stage.trainable[m]), str(stage.lr.get(m) or "frozen"))
     devices, nodes = trainer.num_devices, trainer.num_nodes
     global_batch = stage.micro_batch_size * stage.grad_accum * devices * nodes
+    rows = "packed into rows" if stage.packing else "one row each"
     table.caption = (f"micro batch {stage.micro_batch_size} x accumulation {stage.grad_accum} x devices {devices} "
-                     f"x nodes {nodes} = global batch {global_batch} samples (<= {global_batch * stage.max_seq_len:,} tokens)")
+                     f"x nodes {nodes} = global batch {global_batch} samples ({rows}; <= "
+                     f"{global_batch * stage.max_seq_len:,} tokens)")
     Console().print(table)

@@ -50,7 +50,7 @@ class Stage:
     micro_batch_size: int = 1  # per device
     grad_accum: int = 8
     max_seq_len: int = 8192
-    packing: bool = False
+    packing: bool = False  # pack each micro-batch's samples into rows of <= max_seq_len tokens
     loss_reduction: str = "token"  # token: mean over target tokens (paper) | sample: mean per sample first
     init_from: str | None = None  # a previous stage's hf/ folder; null: model.path or random init
     data: StageData = field(default_factory=StageData)
@@ -69,6 +69,9 @@ class Stage:
             raise ValueError(f"stage {self.name}: stage.lr has unknown modules {sorted(unknown)}; use {MODULES}")
         if not any(self.lr.get(m) for m in MODULES):
             raise ValueError(f"stage {self.name}: every module is frozen (stage.lr all null)")
+        if self.packing and self.micro_batch_size < 2:
+            raise ValueError(f"stage {self.name}: stage.packing packs the samples of one micro-batch; with "
+                             f"stage.micro_batch_size=1 there is nothing to pack (use e.g. 16)")
         if not self.data.mixture:
             raise ValueError(f"stage {self.name}: stage.data.mixture names no curated source")
 
