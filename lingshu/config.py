@@ -140,4 +140,6 @@ def validate(cfg: DictConfig, build: bool = True) -> None:
             continue
         for key, node in nodes_of(cfg, group).items():
             if node.get("_target_"):
-                instantiate(node, _convert_="all")
+                # a source is named by its config key (pubmedvision, not its reader's default `llava`)
+                named = {"name": key.split(".", 1)[1]} if group == "source" else {}
+                instantiate(node, _convert_="all", **named)

@@ -103,3 +103,22 @@ def test_paper_recipe_prints_without_touching_weights():
     assert (rl.prompts_per_step, rl.update_prompts, rl.generations_per_prompt) == (512, 128, 16)
     assert (rl.temperature, rl.kl_coef, rl.lr, rl.max_new_tokens) == (1.0, 1e-3, 1e-6, 4096)
     assert cfg.model.name == "qwen2_5_vl_7b"
+
+
+def test_32b_recipe_is_the_7b_recipe_on_the_32b_backbone():
+    r7, r32 = launch("--cfg", "job", "experiment=lingshu_7b"), launch("--cfg", "job", "experiment=lingshu_32b")
+    assert r7.returncode == 0 and r32.returncode == 0, r32.stderr[-2000:]
+    c7, c32 = OmegaConf.create(r7.stdout), OmegaConf.create(r32.stdout)
+    assert c32.model.name == "qwen2_5_vl_32b" and c32.trainer.num_nodes == 8
+    assert c32.task.stages == c7.task.stages and c32.source == c7.source
+
+
+def test_rl_recipe_carries_the_papers_values_and_needs_a_starting_checkpoint():
+    r = launch("--cfg", "job", "experiment=lingshu_rl_7b")
+    assert r.returncode == 0, r.stderr[-2000:]
+    rl = OmegaConf.create(r.stdout).task.stages.rl_grpo
+    assert (rl.prompts_per_step, rl.update_prompts, rl.generations_per_prompt, rl.lr) == (512, 128, 16, 1e-6)
+    r = launch("experiment=lingshu_rl_7b")  # the starting checkpoint and the data are the user's to give
+    assert r.returncode == 2 and "model.path" in r.stderr, r.stderr[-2000:]
+    r = launch("experiment=lingshu_rl_7b", "model.path=/tmp")
+    assert r.returncode == 2 and "source.pubmedvision.path" in r.stderr, r.stderr[-2000:]
