@@ -6,6 +6,7 @@ engines) is identical for the 2-core demo and a 32B run.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,8 +83,10 @@ class Backbone:
                                 vision_end_token_id=ids["<|vision_end|>"], bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"],
                                 pad_token_id=ids["<|endoftext|>"], tie_word_embeddings=True)
 
-    def build(self, checkpoint: str | Path | None = None, seed: int = 0):
-        """(model, processor): from `checkpoint` (a previous stage's hf/), `path`, or random init."""
+    def build(self, checkpoint: str | Path | None = None, seed: int = 0, empty: bool = False):
+        """(model, processor): from `checkpoint` (a previous stage's hf/), `path`, or random init.
+        `empty`: the same model with its parameters on the meta device (no weights read), to load
+        other weights into (export from a training checkpoint)."""
         src = checkpoint or self.path
         if checkpoint is not None and not Path(checkpoint).is_dir():
             raise FileNotFoundError(f"checkpoint {checkpoint} does not exist (expected a folder written by a "
@@ -92,10 +95,11 @@ class Backbone:
         dtype = getattr(torch, self.dtype)
         if src is not None:
             model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
-                src, dtype=dtype, attn_implementation=self.attn_implementation)
+                src, dtype=dtype, attn_implementation=self.attn_implementation, device_map="meta" if empty else None)
         else:
             torch.manual_seed(seed)
-            model = Qwen2_5_VLForConditionalGeneration(self.config(processor)).to(dtype)
+            with torch.device("meta") if empty else contextlib.nullcontext():
+                model = Qwen2_5_VLForConditionalGeneration(self.config(processor)).to(dtype)
             model.config._attn_implementation = self.attn_implementation
         if self.gradient_checkpointing:
             model.gradient_checkpointing_enable()

@@ -12,7 +12,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 
 from lingshu.data.collate import SFTCollator
 from lingshu.data.datamodule import ShardDataModule
-from lingshu.models.export import export_hf
+from lingshu.models.export import export_trained
 from lingshu.plots import plot_curves
 from lingshu.tasks.common import checkpoint_dir, config_hash, done, is_rank_zero, loggers, mark_done, run_dir
 from lingshu.training.callbacks import Throughput
@@ -55,8 +55,8 @@ def train_stage(cfg, stage: Stage, init_from: str | None, node=None) -> dict:
     trainer.fit(SFTModule(model, stage), datamodule=dm, ckpt_path=str(last) if last.exists() else None)
     result = {"stage": stage.name, "hf": str(out_dir / "hf"), "steps": trainer.global_step,
               "dropped_too_long": collate.dropped_too_long}
+    export_trained(model, processor, out_dir / "hf", write=trainer.is_global_zero)  # every rank: may gather shards
     if trainer.is_global_zero:
-        export_hf(model, processor, out_dir / "hf")
         plot_curves(out_dir / "metrics.csv", out_dir / "curves.png", f"SFT stage: {stage.name}",
                     [["train/loss"], [c for c in ("lr-AdamW/vision", "lr-AdamW/projector", "lr-AdamW/llm")],
                      ["perf/samples_per_s"]])

@@ -56,6 +56,17 @@ class SFTModule(L.LightningModule):
     def forward(self, **batch):
         return self.model(**batch)
 
+    def configure_model(self) -> None:
+        """`trainer=fsdp` (ModelParallelStrategy): shard with FSDP2 before the optimizer is built."""
+        from lightning.pytorch.strategies import ModelParallelStrategy
+
+        if isinstance(self.trainer.strategy, ModelParallelStrategy):
+            from lingshu.training.fsdp import apply_fsdp
+
+            if self.device_mesh["tensor_parallel"].size() != 1:
+                raise ValueError("trainer.strategy.tensor_parallel_size must be 1: lingshu shards with FSDP2 only")
+            apply_fsdp(self.model, self.device_mesh["data_parallel"], str(self.trainer.precision))
+
     def training_step(self, batch, batch_idx):
         num_samples = batch.pop("num_samples")
         labels, segments = batch.pop("labels"), batch.pop("segments", None)

@@ -1,0 +1,72 @@
+"""FSDP2 (`fully_shard`) for Qwen2.5-VL under Lightning's ModelParallelStrategy (`trainer=fsdp`).
+
+One unit per vision block and decoder layer, then the patch embedding and projector, then the root
+(token embedding, final norm, LM head: tied weights must share a unit). Every unit lies inside one
+of the paper's module groups (vision / projector / LLM, `module_groups`), so a stage that freezes a
+group freezes whole units. FSDP2 also accepts units that mix frozen and trainable parameters (LoRA
+adapters beside frozen base weights): it reduce-scatters only the parameters that received a gradient.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+
+def shard_units(model) -> list[nn.Module]:
+    """The sub-modules that become their own FSDP unit, innermost first (the root comes last)."""
+    visual, lm = model.model.visual, model.model.language_model
+    return [*visual.blocks, visual.patch_embed, visual.merger, *lm.layers]
+
+
+def mixed_precision(precision: str):
+    """bf16 (or fp16) compute with fp32 gradient reduction when the trainer precision asks for it."""
+    from torch.distributed.fsdp import MixedPrecisionPolicy
+
+    if precision.startswith("bf16"):
+        return MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+    if precision.startswith("16"):
+        return MixedPrecisionPolicy(param_dtype=torch.float16, reduce_dtype=torch.float32)
+    return MixedPrecisionPolicy()
+
+
+def is_sharded(model: nn.Module) -> bool:
+    from torch.distributed.fsdp import FSDPModule
+
+    return isinstance(model, FSDPModule)
+
+
+def local_share(model: nn.Module) -> tuple[int, int]:
+    """(parameter elements held by this rank, elements of the full model)."""
+    from torch.distributed.tensor import DTensor
+
+    held = full = 0
+    for p in model.parameters():
+        full += p.numel()
+        held += p.to_local().numel() if isinstance(p, DTensor) else p.numel()
+    return held, full
+
+
+def apply_fsdp(model: nn.Module, mesh, precision: str = "32-true") -> None:
+    """Shard `model` in place over the 1-D data-parallel `mesh` (a no-op when already sharded)."""
+    from torch.distributed.fsdp import fully_shard
+
+    if is_sharded(model):
+        return
+    # Qwen2.5-VL's patch embedding and LM head return views; nothing edits them in place, so FSDP2's
+    # per-forward warning about in-place ops on views is noise (tests compare gradients with an unsharded model).
+    warnings.filterwarnings("ignore", message="FSDP2-wrapped module .* returned a view tensor")
+    policy = mixed_precision(precision)
+    units = shard_units(model)
+    for unit in units:
+        fully_shard(unit, mesh=mesh, mp_policy=policy)
+    # The root's parameters (embedding, LM head) are needed again first thing in backward.
+    fully_shard(model, mesh=mesh, mp_policy=policy, reshard_after_forward=False)
+    held, full = local_share(model)
+    log.info("FSDP2: rank %d holds %d of %d parameter elements (%d units + root, mesh size %d, param dtype %s)",
+             mesh.get_rank(), held, full, len(units), mesh.size(), policy.param_dtype or "unchanged")
