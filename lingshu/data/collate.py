@@ -116,11 +116,14 @@ def pad_batch(encoded: list[dict], pad_id: int, num_samples: int | None = None) 
     return batch
 
 
-def first_fit_decreasing(lengths: list[int], capacity: int) -> list[list[int]]:
-    """Indices grouped into bins of total length <= capacity, longest first (few bins, little slack)."""
+def pack_rows(lengths: list[int], capacity: int) -> list[list[int]]:
+    """Indices grouped into as few rows of total length <= capacity as first-fit-decreasing finds,
+    then spread longest-first onto the shortest row so rows end up even (the batch is as wide as its
+    longest row, so uneven rows are padding)."""
     bins: list[list[int]] = []
     room: list[int] = []
-    for i in sorted(range(len(lengths)), key=lambda k: -lengths[k]):
+    order = sorted(range(len(lengths)), key=lambda k: -lengths[k])
+    for i in order:  # first fit decreasing: how many rows are needed
         b = next((b for b, r in enumerate(room) if r >= lengths[i]), None)
         if b is None:
             bins.append([])
@@ -128,7 +131,13 @@ def first_fit_decreasing(lengths: list[int], capacity: int) -> list[list[int]]:
             b = len(bins) - 1
         bins[b].append(i)
         room[b] -= lengths[i]
-    return bins
+    even: list[list[int]] = [[] for _ in bins]
+    load = [0] * len(bins)
+    for i in order:
+        b = min(range(len(even)), key=load.__getitem__)
+        even[b].append(i)
+        load[b] += lengths[i]
+    return even if max(load) <= capacity else bins
 
 
 def pack_batch(encoded: list[dict], max_len: int, pad_id: int, merge: int, num_samples: int | None = None) -> dict:
@@ -136,7 +145,7 @@ def pack_batch(encoded: list[dict], max_len: int, pad_id: int, merge: int, num_s
     itself. No attention_mask: Qwen2.5-VL then derives the block-diagonal mask (or flash-attention's
     varlen boundaries) from the restarting text positions in row 0 of the (4, rows, len) position ids.
     `segments` gives each token its sample's index in `encoded` (-1 on padding), for per-sample losses."""
-    rows = first_fit_decreasing([len(e["input_ids"]) for e in encoded], max_len)
+    rows = pack_rows([len(e["input_ids"]) for e in encoded], max_len)
     width = max(sum(len(encoded[i]["input_ids"]) for i in row) for row in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)

@@ -2,12 +2,13 @@
 
 import io
 import itertools
+import random
 
 import pytest
 import torch
 from PIL import Image
 
-from lingshu.data.collate import IGNORE, SFTCollator, first_fit_decreasing, real_tokens
+from lingshu.data.collate import IGNORE, SFTCollator, pack_rows, real_tokens
 from lingshu.data.demo import demo_samples
 from lingshu.models.positions import mrope_positions
 from lingshu.schema import Sample
@@ -46,12 +47,20 @@ def test_positions_match_the_models_own_rope_index(tiny):
         assert torch.equal(mine, ref[:, 0]), s.id
 
 
-def test_first_fit_decreasing_respects_capacity_and_places_every_item_once():
+def test_pack_rows_respects_capacity_places_every_item_once_and_evens_rows():
     lengths = [70, 10, 55, 30, 45, 100, 5, 60]
-    bins = first_fit_decreasing(lengths, 100)
+    bins = pack_rows(lengths, 100)
     assert sorted(i for b in bins for i in b) == list(range(len(lengths)))
     assert all(sum(lengths[i] for i in b) <= 100 for b in bins)
     assert len(bins) == 4  # the optimum here: sum 375 needs >= 4 bins
+    lengths = [500, 10, 10, 10, 300, 200]  # first fit alone: rows of 510, 510 and 10 (batch width 510)
+    assert sorted(sum(lengths[i] for i in b) for b in pack_rows(lengths, 512)) == [230, 300, 500]
+    for seed in range(50):  # never over capacity, whatever the lengths
+        rng = random.Random(seed)
+        lengths = [rng.randint(1, 500) for _ in range(rng.randint(1, 30))]
+        bins = pack_rows(lengths, 512)
+        assert sorted(i for b in bins for i in b) == list(range(len(lengths)))
+        assert all(sum(lengths[i] for i in b) <= 512 for b in bins)
 
 
 @pytest.mark.parametrize("max_len", [2048, 400])  # one row; several rows with padding
