@@ -24,6 +24,7 @@ TASK_GROUPS = {
     "rl": ("model", "stage", "reward"),
     "eval": ("model", "benchmark", "engine", "judge"),
     "pipeline": ("source", "model", "benchmark", "engine", "judge", "reward"),
+    "export": ("model",),
 }
 MULTI = ("source", "benchmark")  # groups selected several at once: <group>.<name>
 
@@ -133,6 +134,9 @@ def validate(cfg: DictConfig, build: bool = True) -> None:
         if value and not Path(str(value)).is_dir():
             raise ConfigError(f"{key}={value}: no such checkpoint folder (expected an hf/ folder written by a "
                               f"training stage, e.g. <run>/train/instruction_tuning/hf)")
+    if cfg.task.name == "export" and not Path(str(cfg.task.checkpoint)).exists():
+        raise ConfigError(f"task.checkpoint={cfg.task.checkpoint}: no such checkpoint (expected "
+                          f"<run>/train/<stage>/checkpoints/last.ckpt, a file or a sharded folder)")
     if not build:
         return
     for group in ("source", "benchmark", "model", "stage"):

@@ -5,6 +5,7 @@ from a model in memory, after sharded training (FSDP2, DeepSpeed ZeRO-3), or fro
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 import torch
@@ -36,7 +37,10 @@ def full_state_dict(model) -> dict | None:
     from lingshu.training.fsdp import is_sharded
 
     if is_sharded(model):  # FSDP2: parameters are DTensor shards
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            get_model_state_dict,
+        )
 
         return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
     if any(hasattr(p, "ds_id") for p in model.parameters()):  # DeepSpeed ZeRO-3 partitions parameters
@@ -96,11 +100,15 @@ def read_weights(ckpt_path: Path, skeleton) -> dict:
         import torch.distributed.checkpoint as dcp
 
         weights = {prefix + k: torch.empty(v.shape, dtype=v.dtype) for k, v in skeleton.state_dict().items()}
-        dcp.load({"state_dict": weights}, checkpoint_id=ckpt_path, no_dist=True)
+        with warnings.catch_warnings():  # reading in one process is the point here
+            warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+            dcp.load({"state_dict": weights}, checkpoint_id=ckpt_path, no_dist=True)
         state = weights
     elif (ckpt_path / "latest").is_file():  # DeepSpeed folder (not testable without deepspeed; kept minimal)
         try:
-            from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
+            from deepspeed.utils.zero_to_fp32 import (
+                get_fp32_state_dict_from_zero_checkpoint,
+            )
         except ImportError as e:
             raise ImportError(f"{ckpt_path} is a DeepSpeed checkpoint: converting it needs deepspeed "
                               f"(pip install -e '.[gpu]')") from e

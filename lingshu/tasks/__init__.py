@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 from hydra.errors import InstantiationException
 from omegaconf.errors import MissingMandatoryValue
 
-TASKS = ("curate", "train", "rl", "eval", "pipeline")
+TASKS = ("curate", "train", "rl", "eval", "pipeline", "export")
 MODULES = {"eval": "evaluate"}
 
 

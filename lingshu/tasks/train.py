@@ -18,6 +18,7 @@ from lingshu.tasks.common import checkpoint_dir, config_hash, done, is_rank_zero
 from lingshu.training.callbacks import Throughput
 from lingshu.training.sft import SFTModule
 from lingshu.training.stage import Stage
+from lingshu.training.strategy import fit_strategy
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ def train_stage(cfg, stage: Stage, init_from: str | None, node=None) -> dict:
                           accumulate_grad_batches=stage.grad_accum, gradient_clip_val=stage.grad_clip,
                           default_root_dir=str(out_dir), logger=loggers(cfg, out_dir), callbacks=callbacks)
     last = ckpt_dir / "last.ckpt"
+    fit_strategy(trainer.strategy, stage)
     trainer.fit(SFTModule(model, stage), datamodule=dm, ckpt_path=str(last) if last.exists() else None)
     result = {"stage": stage.name, "hf": str(out_dir / "hf"), "steps": trainer.global_step,
               "dropped_too_long": collate.dropped_too_long}

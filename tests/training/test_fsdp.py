@@ -10,7 +10,6 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-
 from transformers import Qwen2_5_VLForConditionalGeneration
 
 from lingshu.data.collate import SFTCollator
