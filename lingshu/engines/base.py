@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
+# Every engine stops at either end token and never generates vision tokens: a sampled
+# <|image_pad|> in a response would break every later forward over it (image tokens must match
+# image features).
+END_TOKENS = ("<|im_end|>", "<|endoftext|>")
+VISION_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")
+
 
 @dataclass
 class GenerationRequest:

@@ -7,7 +7,16 @@ from typing import Sequence
 import torch
 
 from lingshu.data.collate import decode_image, render_chat
-from lingshu.engines.base import GenerationRequest
+from lingshu.engines.base import END_TOKENS, VISION_TOKENS, GenerationRequest
+
+
+def encode_prompts(processor, requests: Sequence[GenerationRequest]) -> dict:
+    """One batch of chat-templated prompts, left-padded, with their images processed."""
+    tokenizer = processor.tokenizer
+    texts = [render_chat(tokenizer, r.messages, add_generation_prompt=True) for r in requests]
+    images = [decode_image(b) for r in requests for b in r.images] or None
+    tokenizer.padding_side = "left"
+    return processor(text=texts, images=images, padding=True, return_tensors="pt")
 
 
 class HFEngine:
@@ -16,19 +25,18 @@ class HFEngine:
 
     def __init__(self, model, processor, batch_size: int = 16, device: str | None = None):
         self.model, self.processor, self.batch_size = model, processor, batch_size
-        self.device = device or next(model.parameters()).device
+        self._device = device
         self.tokenizer = processor.tokenizer
-        self.end_ids = [self.tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
-        # A sampled <|image_pad|> in a response would break every later forward over it (image
-        # tokens must match image features): vision tokens are never generated.
-        self.suppress = [self.tokenizer.convert_tokens_to_ids(t)
-                         for t in ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")]
+        self.end_ids = [self.tokenizer.convert_tokens_to_ids(t) for t in END_TOKENS]
+        self.suppress = [self.tokenizer.convert_tokens_to_ids(t) for t in VISION_TOKENS]
+
+    @property
+    def device(self):
+        """The given device, else wherever the model is now (a trainer may move it after construction)."""
+        return self._device or next(self.model.parameters()).device
 
     def encode(self, requests: Sequence[GenerationRequest]) -> dict:
-        texts = [render_chat(self.tokenizer, r.messages, add_generation_prompt=True) for r in requests]
-        images = [decode_image(b) for r in requests for b in r.images] or None
-        self.tokenizer.padding_side = "left"
-        return self.processor(text=texts, images=images, padding=True, return_tensors="pt")
+        return encode_prompts(self.processor, requests)
 
     @torch.no_grad()
     def generate_ids(self, requests: Sequence[GenerationRequest]) -> tuple[dict, torch.Tensor]:

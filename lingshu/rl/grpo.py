@@ -1,13 +1,19 @@
 """GRPO (group relative policy optimisation) for a Qwen2.5-VL policy, as an explicit Lightning loop.
 
 One training step = one rollout:
-  1. sample `prompts_per_step` prompts, generate `generations_per_prompt` responses each (engine);
+  1. sample `prompts_per_step` prompts, generate `generations_per_prompt` responses each with the
+     rollout engine (`stage.rollout.engine`: hf or a colocated vllm, see `lingshu.rl.rollout`),
+     which first receives the policy's weights whenever they changed since its last rollout;
   2. score every response with the reward;
   3. advantages per group: (r - mean) / (std + eps) (group, batch or no scaling; optional
      leave-one-out baseline); groups whose rewards are all equal carry no signal and are counted;
   4. `updates_per_rollout` passes of minibatches of `update_prompts` prompts: token-level clipped
      ratio loss against the behaviour policy's log-probs plus a k3 KL penalty to the frozen
-     reference model, averaged over the minibatch's response tokens.
+     reference model, averaged over the minibatch's response tokens (across ranks: each rank rolls
+     out its own prompts, gradients are all-reduced).
+
+Sampling is seeded per (seed, step, rank), so a run resumed from a checkpoint draws the very
+responses an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ from rich.console import Console
 from rich.table import Table
 
 from lingshu.engines.base import GenerationRequest
-from lingshu.engines.hf import HFEngine
+from lingshu.engines.hf import encode_prompts
 from lingshu.rl.data import RLData, question_type
+from lingshu.rl.rollout import RolloutConfig, RolloutEngine, build_rollout
+from lingshu.schema import stable_id
 
 
 @dataclass
@@ -50,10 +58,13 @@ class GRPOConfig:
     grad_clip: float = 1.0
     init_from: str | None = None
     data: RLData = field(default_factory=RLData)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
 
     def __post_init__(self) -> None:
         if isinstance(self.data, dict):
             self.data = RLData(**self.data)
+        if isinstance(self.rollout, dict):
+            self.rollout = RolloutConfig(**self.rollout)
         if self.prompts_per_step % self.update_prompts:
             raise ValueError(f"stage.prompts_per_step ({self.prompts_per_step}) must be a multiple of "
                              f"stage.update_prompts ({self.update_prompts})")
@@ -110,14 +121,26 @@ class Rollout:
     ref_logp: torch.Tensor | None = None
 
 
-def response_mask(new_ids: torch.Tensor, end_ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Tokens up to and including the first end token; (mask, truncated)."""
-    is_end = torch.zeros_like(new_ids, dtype=torch.bool)
-    for e in end_ids:
-        is_end |= new_ids == e
-    seen_before = torch.cumsum(is_end.int(), 1) - is_end.int()
-    mask = seen_before == 0
-    return mask, ~is_end.any(1)
+def encode_rollout(processor, requests, responses: list[list[int]], end_ids: list[int], device="cpu") -> Rollout:
+    """One micro-batch for the log-prob passes: the prompts encoded as the HF engine encodes them
+    (left-padded), then each response's token ids (right-padded, masked). A response is truncated
+    when it does not end with an end token."""
+    pad = processor.tokenizer.pad_token_id
+    enc = encode_prompts(processor, requests).to(device)
+    new = torch.full((len(responses), max(1, *map(len, responses))), pad, dtype=torch.long)
+    mask = torch.zeros_like(new, dtype=torch.bool)
+    for i, ids in enumerate(responses):
+        new[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+        mask[i, :len(ids)] = True
+    truncated = torch.tensor([not ids or ids[-1] not in end_ids for ids in responses])
+    new, mask, truncated = new.to(device), mask.to(device), truncated.to(device)
+    inputs = {k: v for k, v in enc.items() if k in ("pixel_values", "image_grid_thw")}
+    inputs["input_ids"] = torch.cat([enc["input_ids"], new], 1)
+    inputs["attention_mask"] = torch.cat([enc["attention_mask"], mask.long()], 1)
+    if "mm_token_type_ids" in enc:  # 3D rope positions need to know where images are
+        inputs["mm_token_type_ids"] = torch.cat([enc["mm_token_type_ids"], torch.zeros_like(new)], 1)
+    texts = [processor.tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in responses]
+    return Rollout(inputs, enc["input_ids"].shape[1], mask, texts, truncated)
 
 
 def token_logprobs(model, rollout: Rollout, with_entropy: bool = False):
@@ -133,34 +156,34 @@ def token_logprobs(model, rollout: Rollout, with_entropy: bool = False):
 
 
 class GRPOModule(L.LightningModule):
-    def __init__(self, model, processor, reward, cfg: GRPOConfig, world_size: int = 1):
+    def __init__(self, model, processor, reward, cfg: GRPOConfig, world_size: int = 1, seed: int = 0,
+                 rollout: RolloutEngine | None = None):
         super().__init__()
         self.automatic_optimization = False
         self.model, self.processor, self.reward, self.cfg = model, processor, reward, cfg
         self.ref = copy.deepcopy(model).eval().requires_grad_(False)
-        self.engine = HFEngine(model, processor, batch_size=cfg.micro_batch_size)
-        self.world_size = world_size
+        self.rollout_engine = rollout or build_rollout(cfg.rollout, model, processor, cfg.micro_batch_size, world_size)
+        self.synced_step: int | None = None  # the global step whose weights the rollout engine holds
+        self.world_size, self.seed = world_size, seed
 
     # ---- 1. rollout ------------------------------------------------------------------------
     @torch.no_grad()
     def rollout(self, prompts) -> tuple[list[Rollout], list]:
-        c = self.cfg
-        samples = [s for s in prompts for _ in range(c.generations_per_prompt)]  # group after group
-        chunks = []
-        for i in range(0, len(samples), c.micro_batch_size):
-            part = samples[i:i + c.micro_batch_size]
-            reqs = [GenerationRequest(messages=s.messages, images=s.images, max_new_tokens=c.max_new_tokens,
-                                      temperature=c.temperature, top_p=c.top_p) for s in part]
-            enc, new = self.engine.generate_ids(reqs)
-            mask, truncated = response_mask(new, self.engine.end_ids)
-            new = torch.where(mask, new, torch.full_like(new, self.processor.tokenizer.pad_token_id))
-            inputs = {k: v for k, v in enc.items() if k in ("pixel_values", "image_grid_thw")}
-            inputs["input_ids"] = torch.cat([enc["input_ids"], new], 1)
-            inputs["attention_mask"] = torch.cat([enc["attention_mask"], mask.long()], 1)
-            if "mm_token_type_ids" in enc:  # 3D rope positions need to know where images are
-                inputs["mm_token_type_ids"] = torch.cat([enc["mm_token_type_ids"], torch.zeros_like(new)], 1)
-            texts = [self.processor.tokenizer.decode(ids[m], skip_special_tokens=True).strip() for ids, m in zip(new, mask)]
-            chunks.append(Rollout(inputs, enc["input_ids"].shape[1], mask, texts, truncated))
+        c, n = self.cfg, self.cfg.generations_per_prompt
+        if self.synced_step != self.global_step:  # the policy changed (or was restored) since the last push
+            self.rollout_engine.sync_weights(self.model)
+            self.synced_step = self.global_step
+        requests = [GenerationRequest(messages=s.messages, images=s.images, max_new_tokens=c.max_new_tokens,
+                                      temperature=c.temperature, top_p=c.top_p,
+                                      seed=int(stable_id(self.seed, "rollout", self.global_step, self.global_rank, i),
+                                               16) % 2**31)
+                    for i, s in enumerate(prompts)]
+        responses = self.rollout_engine.sample(requests, n)
+        samples = [s for s in prompts for _ in range(n)]  # group after group
+        expanded = [r for r in requests for _ in range(n)]
+        chunks = [encode_rollout(self.processor, expanded[i:i + c.micro_batch_size], responses[i:i + c.micro_batch_size],
+                                 self.rollout_engine.end_ids, self.device)
+                  for i in range(0, len(samples), c.micro_batch_size)]
         return chunks, samples
 
     @torch.no_grad()
@@ -176,6 +199,8 @@ class GRPOModule(L.LightningModule):
     def training_step(self, prompts, batch_idx):
         c = self.cfg
         t0 = time.perf_counter()
+        # A function of the step, not of the RNG's history: resuming needs no RNG state, ranks differ.
+        torch.manual_seed(int(stable_id(self.seed, "rollout", self.global_step, self.global_rank), 16) % 2**63)
         self.model.eval()
         chunks, samples = self.rollout(prompts)
         t1 = time.perf_counter()
@@ -190,29 +215,42 @@ class GRPOModule(L.LightningModule):
         sched = self.lr_schedulers()
         per_update = c.update_prompts * c.generations_per_prompt // self.world_size
         chunks_per_update = max(1, per_update // c.micro_batch_size)
-        kl_sum = clip_sum = tokens_total = 0.0
+        kl_sum = clip_sum = tokens_total = loss_total = 0.0
+        grad_norms = []
         for _ in range(c.updates_per_rollout):
             for u in range(0, len(chunks), chunks_per_update):
                 group = chunks[u:u + chunks_per_update]
-                tokens = sum(int(ch.response_mask.sum()) for ch in group)
+                local = sum(int(ch.response_mask.sum()) for ch in group)
+                # Mean over the minibatch's tokens on all ranks: DDP averages gradients over ranks,
+                # so each rank divides its sum by the global count / world size.
+                tokens = float(self.trainer.strategy.reduce(torch.tensor(float(local), device=self.device),
+                                                            reduce_op="sum"))
                 offset = u * c.micro_batch_size
                 for ch in group:
                     n = ch.response_mask.shape[0]
                     logp, _ = token_logprobs(self.model, ch)
                     loss_sum, st = grpo_token_loss(logp, ch.old_logp, ch.ref_logp, adv[offset:offset + n].to(logp.device),
                                                    ch.response_mask, c.clip_eps, c.kl_coef)
-                    self.manual_backward(loss_sum / max(1, tokens))
+                    self.manual_backward(loss_sum * self.world_size / max(1.0, tokens))
                     kl_sum += float(st["kl_sum"])
                     clip_sum += float(st["clip_sum"])
+                    loss_total += float(loss_sum.detach())
                     offset += n
-                tokens_total += tokens
+                tokens_total += local
+                grad_norms.append(torch.nn.utils.get_total_norm([p.grad for p in self.model.parameters()
+                                                                 if p.grad is not None]))
                 self.clip_gradients(opt, gradient_clip_val=c.grad_clip, gradient_clip_algorithm="norm")
                 opt.step()
                 opt.zero_grad(set_to_none=True)
                 sched.step()
         t3 = time.perf_counter()
+        grad_norm = torch.stack(grad_norms).mean()
+        self.log("policy/grad_norm", grad_norm, on_step=True, on_epoch=False, batch_size=len(rows))
         self.log_step(rows, samples, chunks, rewards, flat, entropy, kl_sum / max(1.0, tokens_total),
                       clip_sum / max(1.0, tokens_total), (t1 - t0, t2 - t1, t3 - t2))
+        # What a data trace records per rollout (this rank's numbers; grad_norm is after the all-reduce).
+        return {"reward": rewards.mean(), "loss": torch.tensor(loss_total / max(1.0, tokens_total)),
+                "grad_norm": grad_norm}
 
     def log_step(self, rows, samples, chunks, rewards, flat, entropy, kl, clip_frac, times) -> None:
         n = len(rows)
@@ -256,6 +294,11 @@ class GRPOModule(L.LightningModule):
     def on_train_start(self) -> None:
         if self.trainer.is_global_zero:
             print_plan(self.cfg, self.world_size)
+
+    def on_train_epoch_start(self) -> None:
+        dm = self.trainer.datamodule
+        if dm is not None and hasattr(dm, "set_epoch"):
+            dm.set_epoch(self.current_epoch)
 
 
 def print_plan(c: GRPOConfig, world_size: int) -> None:

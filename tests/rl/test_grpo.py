@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from lingshu.rl.grpo import GRPOConfig, group_advantages, grpo_token_loss, response_mask
+from lingshu.rl.grpo import GRPOConfig, group_advantages, grpo_token_loss
+from lingshu.rl.rollout import response_mask
 
 
 def test_group_advantages_normalise_within_each_group_and_count_flat_groups():
