@@ -108,14 +108,16 @@ class Backbone:
         return model, processor
 
 
+def module_of(name: str) -> str:
+    """Which part of the model a parameter or submodule name belongs to: vision, projector or llm."""
+    if ".visual." in f".{name}":
+        return "projector" if ".merger." in f"{name}." else "vision"
+    return "llm"
+
+
 def module_groups(model) -> dict[str, list[tuple[str, torch.nn.Parameter]]]:
     """Parameters split as the paper trains them: vision tower, projector (patch merger), LLM."""
     groups: dict[str, list] = {"vision": [], "projector": [], "llm": []}
     for name, p in model.named_parameters():
-        if ".visual." in f".{name}" and ".merger." in name:
-            groups["projector"].append((name, p))
-        elif ".visual." in f".{name}":
-            groups["vision"].append((name, p))
-        else:
-            groups["llm"].append((name, p))
+        groups[module_of(name)].append((name, p))
     return groups

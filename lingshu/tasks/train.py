@@ -13,6 +13,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lingshu.data.collate import SFTCollator
 from lingshu.data.datamodule import ShardDataModule
 from lingshu.models.export import export_trained
+from lingshu.models.lora import merge_lora
 from lingshu.plots import plot_curves
 from lingshu.tasks.common import checkpoint_dir, config_hash, done, is_rank_zero, loggers, mark_done, run_dir
 from lingshu.training.callbacks import Throughput
@@ -48,7 +49,7 @@ def train_stage(cfg, stage: Stage, init_from: str | None, node=None) -> dict:
     ckpt_dir = checkpoint_dir(out_dir, key) if is_rank_zero() else out_dir / "checkpoints"
     callbacks = [ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0, every_n_train_steps=50),
                  LearningRateMonitor(logging_interval="step"),
-                 Throughput(model.config.image_token_id)]
+                 Throughput(model.config.image_token_id, cfg.perf.peak_tflops)]
     trainer = instantiate(cfg.trainer, max_epochs=stage.epochs, max_steps=stage.max_steps,
                           accumulate_grad_batches=stage.grad_accum, gradient_clip_val=stage.grad_clip,
                           default_root_dir=str(out_dir), logger=loggers(cfg, out_dir), callbacks=callbacks)
@@ -57,6 +58,7 @@ def train_stage(cfg, stage: Stage, init_from: str | None, node=None) -> dict:
     trainer.fit(SFTModule(model, stage), datamodule=dm, ckpt_path=str(last) if last.exists() else None)
     result = {"stage": stage.name, "hf": str(out_dir / "hf"), "steps": trainer.global_step,
               "dropped_too_long": collate.dropped_too_long}
+    merge_lora(model)  # adapters folded into the base weights: hf/ loads without peft
     export_trained(model, processor, out_dir / "hf", write=trainer.is_global_zero)  # every rank: may gather shards
     if trainer.is_global_zero:
         plot_curves(out_dir / "metrics.csv", out_dir / "curves.png", f"SFT stage: {stage.name}",

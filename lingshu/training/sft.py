@@ -8,17 +8,20 @@ from rich.console import Console
 from rich.table import Table
 
 from lingshu.models.backbone import module_groups
+from lingshu.models.lora import add_lora, is_lora_param
 from lingshu.training.schedule import warmup_cosine
 from lingshu.training.stage import MODULES, Stage
 
 
 def apply_freezing(model, stage: Stage) -> dict[str, list]:
-    """Freeze the modules the stage does not train; return the trainable parameters per module."""
+    """Freeze the modules the stage does not train, and the base weights of those it trains through
+    LoRA adapters; return the trainable parameters per module."""
     groups = module_groups(model)
+    adapted = stage.lora_modules
     for module, params in groups.items():
-        for _, p in params:
-            p.requires_grad_(stage.trainable[module])
-    return {m: [p for _, p in groups[m]] for m in MODULES if stage.trainable[m]}
+        for name, p in params:
+            p.requires_grad_(stage.trainable[module] and (module not in adapted or is_lora_param(name)))
+    return {m: [p for _, p in groups[m] if p.requires_grad] for m in MODULES if stage.trainable[m]}
 
 
 def param_groups(model, stage: Stage) -> list[dict]:
@@ -51,6 +54,8 @@ class SFTModule(L.LightningModule):
     def __init__(self, model, stage: Stage):
         super().__init__()
         self.model, self.stage = model, stage
+        if stage.lora_modules:  # in place: the caller's model carries the adapters (merge_lora before export)
+            add_lora(model, stage.lora, stage.lora_modules)
         apply_freezing(model, stage)
 
     def forward(self, **batch):
@@ -102,7 +107,9 @@ def print_plan(model, stage: Stage, trainer) -> None:
         table.add_column(col)
     for m, params in module_groups(model).items():
         n = sum(p.numel() for _, p in params)
-        table.add_row(m, f"{n:,}", str(stage.trainable[m]), str(stage.lr.get(m) or "frozen"))
+        trained = sum(p.numel() for _, p in params if p.requires_grad)
+        how = " (LoRA)" if m in stage.lora_modules else ""
+        table.add_row(m, f"{n:,}", f"{trained:,}{how}", str(stage.lr.get(m) or "frozen"))
     devices, nodes = trainer.num_devices, trainer.num_nodes
     global_batch = stage.micro_batch_size * stage.grad_accum * devices * nodes
     rows = "packed into rows" if stage.packing else "one row each"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 
+from lingshu.models.lora import LoraSpec
+
 MODULES = ("vision", "projector", "llm")
 
 
@@ -53,12 +55,15 @@ class Stage:
     packing: bool = False  # pack each micro-batch's samples into rows of <= max_seq_len tokens
     loss_reduction: str = "token"  # token: mean over target tokens (paper) | sample: mean per sample first
     init_from: str | None = None  # a previous stage's hf/ folder; null: model.path or random init
+    lora: LoraSpec | None = None  # null: full fine-tuning of the modules with a learning rate
     data: StageData = field(default_factory=StageData)
 
     def __post_init__(self) -> None:
         if isinstance(self.data, dict):
             self.data = StageData(**self.data)
         self.data.mixture = [MixtureEntry(**v) if isinstance(v, dict) else v for v in self.data.mixture]
+        if isinstance(self.lora, dict):
+            self.lora = LoraSpec(**self.lora)
         keys = [m.key for m in self.data.mixture]
         if len(set(keys)) != len(keys):
             raise ValueError(f"stage {self.name}: stage.data.mixture repeats an entry (same source and kinds): {keys}")
@@ -72,9 +77,20 @@ class Stage:
         if self.packing and self.micro_batch_size < 2:
             raise ValueError(f"stage {self.name}: stage.packing packs the samples of one micro-batch; with "
                              f"stage.micro_batch_size=1 there is nothing to pack (use e.g. 16)")
+        if self.lora is not None:
+            if set(self.lora.modules) - set(MODULES):
+                raise ValueError(f"stage {self.name}: stage.lora.modules {self.lora.modules} must be among {MODULES}")
+            if not self.lora_modules:
+                raise ValueError(f"stage {self.name}: stage.lora adapts {self.lora.modules} but the stage trains "
+                                 f"none of them (stage.lr is null there); set stage.lora=null or a learning rate")
         if not self.data.mixture:
             raise ValueError(f"stage {self.name}: stage.data.mixture names no curated source")
 
     @property
     def trainable(self) -> dict[str, bool]:
         return {m: bool(self.lr.get(m)) for m in MODULES}
+
+    @property
+    def lora_modules(self) -> list[str]:
+        """Modules that train through LoRA adapters (their own weights frozen)."""
+        return [m for m in MODULES if self.lora is not None and m in self.lora.modules and self.trainable[m]]
