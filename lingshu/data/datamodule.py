@@ -118,7 +118,46 @@ class MixtureStream(IterableDataset):
                 batch = []
 
 
-class ShardDataModule(L.LightningDataModule):
+class EpochPositionDataModule(L.LightningDataModule):
+    """Resumable mid-epoch: `train_set` is a pure function of (seed, epoch, rank) that skips its first
+    `start_batch` batches, so a position is (epoch, batches this rank finished), saved in the
+    Lightning checkpoint and handed back to the stream on resume."""
+
+    train_set: IterableDataset  # with epoch, start_batch, rank, world_size
+
+    def setup(self, stage: str | None = None) -> None:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            self.train_set.rank, self.train_set.world_size = torch.distributed.get_rank(), torch.distributed.get_world_size()
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.train_set.epoch:
+            self.train_set.epoch, self.train_set.start_batch = epoch, 0
+
+    def state_dict(self) -> dict:
+        # Batches this rank finished in the current epoch: the loop's own count, not the loader's,
+        # which runs ahead by its prefetch. `processed`, not `completed`: ModelCheckpoint saves in
+        # on_train_batch_end, after the batch ran and before the loop counts it completed.
+        progress = self.trainer.fit_loop.epoch_loop.batch_progress.current
+        return {"epoch": self.trainer.current_epoch, "batches": progress.processed}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.train_set.epoch, self.train_set.start_batch = state["epoch"], state["batches"]
+
+
+class WithSampleIds:
+    """The collated batch plus `sample_ids`: the micro-batch's sample ids in stream order (what a
+    data trace records; the training step drops them)."""
+
+    def __init__(self, collate):
+        self.collate = collate
+
+    def __call__(self, samples: list[Sample]) -> dict:
+        batch = self.collate(samples)
+        batch["sample_ids"] = [s.id for s in samples]
+        return batch
+
+
+class ShardDataModule(EpochPositionDataModule):
     def __init__(self, curated_dir: str | Path, mixture: list[MixtureEntry], collate, seed: int,
                  micro_batch_size: int, samples_per_epoch: int | None = None, shuffle_buffer: int = 1000,
                  num_workers: int = 0):
@@ -138,25 +177,11 @@ class ShardDataModule(L.LightningDataModule):
         return n
 
     def setup(self, stage: str | None = None) -> None:
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            self.train_set.rank, self.train_set.world_size = torch.distributed.get_rank(), torch.distributed.get_world_size()
+        super().setup(stage)
         if self.train_set.batches_per_epoch() == 0:
             raise ValueError(f"an epoch of {self.train_set.samples_per_epoch} samples is less than one micro-batch "
                              f"per rank; lower stage.micro_batch_size or raise stage.data.samples_per_epoch")
 
-    def set_epoch(self, epoch: int) -> None:
-        if epoch != self.train_set.epoch:
-            self.train_set.epoch, self.train_set.start_batch = epoch, 0
-
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=None, collate_fn=self.collate, num_workers=self.num_workers,
-                          persistent_workers=False)
-
-    def state_dict(self) -> dict:
-        # Micro-batches this rank finished in the current epoch: the loop's own count, not the
-        # loader's, which runs ahead by its prefetch.
-        progress = self.trainer.fit_loop.epoch_loop.batch_progress.current
-        return {"epoch": self.trainer.current_epoch, "batches": progress.completed}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.train_set.epoch, self.train_set.start_batch = state["epoch"], state["batches"]
+        return DataLoader(self.train_set, batch_size=None, collate_fn=WithSampleIds(self.collate),
+                          num_workers=self.num_workers, persistent_workers=False)

@@ -1,6 +1,9 @@
 """task=rl: GRPO from an SFT checkpoint on verifiable prompts drawn from curated shards.
 
     python launch.py task=rl stage=rl_grpo stage.init_from=<run>/train/instruction_tuning/hf
+    python launch.py task=rl ... trainer=ddp trainer.devices=2   # each rank rolls out its own prompts
+
+Rerunning the same command resumes from `rl/checkpoints/last.ckpt` at the same prompt position.
 """
 
 from __future__ import annotations
@@ -11,8 +14,6 @@ from fnmatch import fnmatch
 
 import torch
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint
-from torch.utils.data import DataLoader
 
 from lingshu.config import ConfigError
 from lingshu.data.datamodule import resolve_shard_dir
@@ -23,7 +24,10 @@ from lingshu.models.export import export_hf
 from lingshu.plots import plot_curves
 from lingshu.rl.data import build_prompts, heldout_from_benchmark
 from lingshu.rl.grpo import GRPOConfig, GRPOModule
+from lingshu.rl.stream import PromptDataModule
 from lingshu.tasks.common import checkpoint_dir, config_hash, done, is_rank_zero, loggers, mark_done, run_dir
+from lingshu.training.callbacks import DataTrace
+from lingshu.training.checkpointing import AtomicCheckpointIO, last_checkpoint, resume_path
 
 log = logging.getLogger(__name__)
 
@@ -95,16 +99,22 @@ def rl_stage(cfg, stage: GRPOConfig, init_from: str | None, node=None) -> dict:
         raise ValueError(f"RL has {len(train)} training prompts, fewer than stage.prompts_per_step={stage.prompts_per_step}")
     before = measure_heldout(model, processor, reward, heldout, stage, cfg.seed) if heldout else None
     ckpt_dir = checkpoint_dir(out_dir, key) if is_rank_zero() else out_dir / "checkpoints"
+    # Checkpoints fall between rollouts: every_n_steps optimizer steps, rounded up to whole rollouts.
+    per_rollout = stage.prompts_per_step // stage.update_prompts * stage.updates_per_rollout
+    every = -(-cfg.checkpoint.every_n_steps // per_rollout) * per_rollout
+    callbacks = [last_checkpoint(ckpt_dir, every)]
+    if cfg.checkpoint.trace_data:
+        callbacks.append(DataTrace(out_dir / "data_trace"))
     trainer = instantiate(cfg.trainer, max_epochs=stage.epochs, max_steps=stage.max_steps, default_root_dir=str(out_dir),
-                          logger=loggers(cfg, out_dir),
-                          callbacks=[ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0,
-                                                     every_n_train_steps=1)])
+                          logger=loggers(cfg, out_dir), callbacks=callbacks, plugins=[AtomicCheckpointIO()])
     world = trainer.world_size
-    loader = DataLoader(train, batch_size=stage.prompts_per_step // world, shuffle=True, collate_fn=list, drop_last=True,
-                        generator=torch.Generator().manual_seed(cfg.seed))
-    module = GRPOModule(model, processor, reward, stage, world_size=world)
-    last = ckpt_dir / "last.ckpt"
-    trainer.fit(module, train_dataloaders=loader, ckpt_path=str(last) if last.exists() else None)
+    if stage.update_prompts % world or (stage.update_prompts // world * stage.generations_per_prompt) % stage.micro_batch_size:
+        raise ConfigError(f"with {world} ranks, stage.update_prompts={stage.update_prompts} must split evenly over the "
+                          f"ranks and each rank's share x generations_per_prompt into micro-batches of "
+                          f"stage.micro_batch_size={stage.micro_batch_size}")
+    module = GRPOModule(model, processor, reward, stage, world_size=world, seed=cfg.seed)
+    trainer.fit(module, datamodule=PromptDataModule(train, stage.prompts_per_step, cfg.seed),
+                ckpt_path=resume_path(ckpt_dir))
     after = measure_heldout(model, processor, reward, heldout, stage, cfg.seed) if heldout else None
     result = {"hf": str(out_dir / "hf"), "steps": trainer.global_step, "prompts": counts,
               "heldout_before": before, "heldout_after": after}

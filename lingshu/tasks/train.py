@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor
 
 from lingshu.data.collate import SFTCollator
 from lingshu.data.datamodule import ShardDataModule
@@ -16,7 +16,8 @@ from lingshu.models.export import export_trained
 from lingshu.models.lora import merge_lora
 from lingshu.plots import plot_curves
 from lingshu.tasks.common import checkpoint_dir, config_hash, done, is_rank_zero, loggers, mark_done, run_dir
-from lingshu.training.callbacks import Throughput
+from lingshu.training.callbacks import DataTrace, Throughput
+from lingshu.training.checkpointing import AtomicCheckpointIO, last_checkpoint, resume_path
 from lingshu.training.sft import SFTModule
 from lingshu.training.stage import Stage
 from lingshu.training.strategy import fit_strategy
@@ -32,7 +33,8 @@ def run(cfg) -> dict:
 def train_stage(cfg, stage: Stage, init_from: str | None, node=None) -> dict:
     """Train `stage` starting from `init_from` (an hf/ folder, or None for model.path / random init).
 
-    Rerunning the same command resumes from `checkpoints/last.ckpt`; a finished stage is skipped."""
+    Rerunning the same command resumes from `checkpoints/last.ckpt` (saved every
+    `checkpoint.every_n_steps` optimizer steps) at the same data position; a finished stage is skipped."""
     out_dir = run_dir(cfg) / "train" / stage.name
     key = config_hash(cfg.model, node if node is not None else cfg.stage, cfg.trainer, str(init_from), cfg.seed)
     if (result := done(out_dir, key)) is not None:
@@ -47,15 +49,16 @@ def train_stage(cfg, stage: Stage, init_from: str | None, node=None) -> dict:
     dm = ShardDataModule(cfg.paths.curated_dir, stage.data.mixture, collate, cfg.seed, stage.micro_batch_size,
                          stage.data.samples_per_epoch, stage.data.shuffle_buffer, stage.data.num_workers)
     ckpt_dir = checkpoint_dir(out_dir, key) if is_rank_zero() else out_dir / "checkpoints"
-    callbacks = [ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0, every_n_train_steps=50),
-                 LearningRateMonitor(logging_interval="step"),
+    callbacks = [last_checkpoint(ckpt_dir, cfg.checkpoint.every_n_steps), LearningRateMonitor(logging_interval="step"),
                  Throughput(model.config.image_token_id, cfg.perf.peak_tflops)]
+    if cfg.checkpoint.trace_data:
+        callbacks.append(DataTrace(out_dir / "data_trace"))
     trainer = instantiate(cfg.trainer, max_epochs=stage.epochs, max_steps=stage.max_steps,
                           accumulate_grad_batches=stage.grad_accum, gradient_clip_val=stage.grad_clip,
-                          default_root_dir=str(out_dir), logger=loggers(cfg, out_dir), callbacks=callbacks)
-    last = ckpt_dir / "last.ckpt"
+                          default_root_dir=str(out_dir), logger=loggers(cfg, out_dir), callbacks=callbacks,
+                          plugins=[AtomicCheckpointIO()])
     fit_strategy(trainer.strategy, stage)
-    trainer.fit(SFTModule(model, stage), datamodule=dm, ckpt_path=str(last) if last.exists() else None)
+    trainer.fit(SFTModule(model, stage), datamodule=dm, ckpt_path=resume_path(ckpt_dir))
     result = {"stage": stage.name, "hf": str(out_dir / "hf"), "steps": trainer.global_step,
               "dropped_too_long": collate.dropped_too_long}
     merge_lora(model)  # adapters folded into the base weights: hf/ loads without peft

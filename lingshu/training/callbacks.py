@@ -1,10 +1,12 @@
-"""Throughput: samples/s, tokens/s (text and visual separately), padding fraction, model FLOPs/s;
-MFU and peak memory on GPU."""
+"""Training callbacks: throughput (samples/s, text and visual tokens/s, padding fraction, model
+FLOPs/s; MFU and peak memory on GPU) and a data trace (which samples every batch held)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -60,3 +62,48 @@ class Throughput(L.Callback):
             pl_module.log("perf/peak_mem_gb", torch.cuda.max_memory_allocated(pl_module.device) / 1e9, **kw)
             if self.peak:
                 pl_module.log("perf/mfu", self._flops / dt / self.peak, **kw)
+
+
+def batch_ids(batch) -> list[str]:
+    """Sample ids of an SFT batch (`sample_ids`, see ShardDataModule) or of an RL batch of prompts."""
+    return list(batch["sample_ids"]) if isinstance(batch, dict) else [p.id for p in batch]
+
+
+class DataTrace(L.Callback):
+    """One JSON line per training batch in `<directory>/rank<r>.jsonl`: epoch, batch index, optimizer
+    step after it, the ids of the samples (SFT) or prompts (RL) it held, and the step's scalar
+    outputs (loss; RL: reward, grad_norm). The file follows the checkpoint: a resumed run first
+    drops the lines written after the checkpoint it resumes from, so the trace lists exactly what
+    the weights were trained on, in order (an audit of the data order, and of resume)."""
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+        self.lines = 0  # lines that belong to the current weights (saved in the checkpoint)
+        self._ids: list[str] = []
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        self.path = self.directory / f"rank{trainer.global_rank}.jsonl"
+
+    def state_dict(self) -> dict:
+        return {"lines": self.lines}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.lines = state["lines"]
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        kept = self.path.read_text().splitlines(keepends=True)[: self.lines] if self.path.exists() else []
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.path.write_text("".join(kept))
+        self.lines = len(kept)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self._ids = batch_ids(batch)  # before the step: SFT's step pops keys off the batch
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        row = {"epoch": trainer.current_epoch, "batch": batch_idx, "step": trainer.global_step, "ids": self._ids}
+        for k, v in (outputs or {}).items():
+            if isinstance(v, (int, float)) or (isinstance(v, torch.Tensor) and v.numel() == 1):
+                row[k] = float(v)
+        with self.path.open("a") as f:  # closed every line: a SIGKILL loses nothing already traced
+            f.write(json.dumps(row) + "\n")
+        self.lines += 1

@@ -74,6 +74,7 @@ class SFTModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         num_samples = batch.pop("num_samples")
+        batch.pop("sample_ids", None)
         labels, segments = batch.pop("labels"), batch.pop("segments", None)
         # No KV cache in training: with one, transformers also skips the packed (block-diagonal) mask.
         logits = self.model(**batch, use_cache=False).logits

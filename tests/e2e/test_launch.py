@@ -1,32 +1,15 @@
 """launch.py from the outside: a Hydra multirun sweep over stages, DDP with 2 CPU processes under
-Hydra (one run directory), the submitit_local launcher, and the full demo with its learning bars."""
+Hydra (one run directory; SFT and GRPO), the submitit_local launcher, and the full demo with its
+learning bars."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from lingshu.tasks import curate
-from tests.conftest import ROOT, compose
+from tests.e2e.conftest import SMALL_RL, launch
 
 SMALL_STAGE = ["stage.max_steps=2", "stage.micro_batch_size=4", "stage.grad_accum=1", "stage.warmup_steps=1",
                "stage.data.num_workers=0", "stage.data.samples_per_epoch=64", "stage.data.mixture=[{source: demo}]"]
-
-
-@pytest.fixture(scope="module")
-def curated(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("curated")
-    cfg = compose(["task=curate", "source.demo.num_images=16", "source.demo.num_text=8", "curation.workers=1",
-                   "curation.progress=false"], run_dir)
-    curate.run(cfg)
-    return run_dir / "curate"
-
-
-def launch(*args, timeout=600):
-    r = subprocess.run([sys.executable, "launch.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    return r
 
 
 def test_multirun_sweeps_stages(curated, tmp_path):
@@ -43,6 +26,22 @@ def test_ddp_two_cpu_processes_share_one_run_dir(curated, tmp_path):
            f"paths.curated_dir={curated}", f"hydra.run.dir={run}")
     assert (run / "train" / "deep_alignment" / "hf" / "model.safetensors").exists()
     assert not list(tmp_path.glob("outputs*")) and len(list(tmp_path.iterdir())) == 1
+
+
+def test_rl_ddp_two_cpu_processes_roll_out_their_own_prompts(curated, tmp_path):
+    run = tmp_path / "run"
+    launch(*SMALL_RL, "stage.prompts_per_step=4", "stage.update_prompts=4", "stage.max_steps=3", "trainer=ddp",
+           "trainer.devices=2", "checkpoint.trace_data=true", f"paths.curated_dir={curated}", f"hydra.run.dir={run}")
+    assert (run / "rl" / "hf" / "model.safetensors").exists() and (run / "rl" / "checkpoints" / "last.ckpt").exists()
+    assert len(list(tmp_path.iterdir())) == 1
+    ranks = [[json.loads(line) for line in (run / "rl" / "data_trace" / f"rank{r}.jsonl").read_text().splitlines()]
+             for r in (0, 1)]
+    assert [r["step"] for r in ranks[0]] == [r["step"] for r in ranks[1]] == [1, 2, 3]
+    ids = [[i for row in rank for i in row["ids"]] for rank in ranks]
+    assert len(ids[0]) == len(ids[1]) == 3 * 2 and not set(ids[0]) & set(ids[1])  # 2 prompts a step each, disjoint
+    # Gradients are all-reduced: both ranks step with the same gradient, though their rollouts differ.
+    assert [r["grad_norm"] for r in ranks[0]] == pytest.approx([r["grad_norm"] for r in ranks[1]], rel=1e-5)
+    assert all(r["grad_norm"] > 0 for r in ranks[0]) and [r["reward"] for r in ranks[0]] != [r["reward"] for r in ranks[1]]
 
 
 @pytest.mark.slow
