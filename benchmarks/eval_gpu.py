@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
+import importlib.metadata
 import json
 import sys
 import tempfile
@@ -148,9 +149,7 @@ def measure(args, workdir: Path) -> dict:
         "parsing": {"ok": parsed >= args.min_parsed if args.model else True, "required": args.min_parsed
                     if args.model else None}})
     if not args.dry_run:
-        import vllm
-
-        result["versions"] = {"torch": torch.__version__, "vllm": vllm.__version__}
+        result["versions"] = {"torch": torch.__version__, "vllm": importlib.metadata.version("vllm")}
     return result
 
 

@@ -98,11 +98,11 @@ class VLLMRollout:
         # The engine core must live in this process: weights are copied tensor to tensor on the
         # GPU (a separate engine process would need them serialised through a pipe).
         os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
-        size = processor.image_processor.size
+        # The pixel budget travels in the folder's preprocessor_config.json (the policy's own).
         self.engine = VLLMEngine(model_path=str(folder), max_model_len=cfg.max_model_len, max_images=cfg.max_images,
-                                 gpu_memory_utilization=cfg.gpu_memory_utilization, min_pixels=size["shortest_edge"],
-                                 max_pixels=size["longest_edge"], dtype=cfg.dtype, enforce_eager=cfg.enforce_eager,
-                                 load_format="dummy", enable_sleep_mode=cfg.enable_sleep_mode)
+                                 gpu_memory_utilization=cfg.gpu_memory_utilization, dtype=cfg.dtype,
+                                 enforce_eager=cfg.enforce_eager, load_format="dummy",
+                                 enable_sleep_mode=cfg.enable_sleep_mode)
         self.end_ids = self.engine.end_ids
         self.sleep_mode = cfg.enable_sleep_mode
 

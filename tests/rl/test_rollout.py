@@ -2,6 +2,7 @@
 `vllm` package here): prompts, sampling settings, weight pushes after updates, sleep mode, errors."""
 
 import io
+import json
 import os
 import sys
 import tempfile
@@ -42,7 +43,8 @@ def test_vllm_prompts_images_and_sampling_settings(tiny, tmp_path, monkeypatch):
     assert os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"  # weights are pushed in-process
     assert llm.kwargs["load_format"] == "dummy" and llm.kwargs["gpu_memory_utilization"] == 0.25
     assert llm.kwargs["limit_mm_per_prompt"] == {"image": 6}
-    assert llm.kwargs["mm_processor_kwargs"] == {"min_pixels": 3136, "max_pixels": 12544}  # the policy's budget
+    saved = json.loads((tmp_path / "preprocessor_config.json").read_text())["size"]
+    assert saved == {"shortest_edge": 3136, "longest_edge": 12544}  # the policy's pixel budget
     files = {p.name for p in tmp_path.iterdir()}
     assert {"config.json", "tokenizer.json", "preprocessor_config.json"} <= files
     assert not any(f.endswith(".safetensors") for f in files)  # weights arrive by sync only
