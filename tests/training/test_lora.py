@@ -1,10 +1,15 @@
 """LoRA: adapters are the only trainable LLM weights, base weights stay put, and the merged export
 is a plain transformers checkpoint that computes what the adapted model computed."""
 
+import copy
 import itertools
+import os
+import socket
 
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 from hydra.utils import instantiate
 from transformers import Qwen2_5_VLForConditionalGeneration
 
@@ -108,3 +113,45 @@ def test_train_task_exports_merged_weights(tmp_path):
     assert torch.equal(trained["model.language_model.embed_tokens.weight"], start["model.language_model.embed_tokens.weight"])
     q = "model.language_model.layers.0.self_attn.q_proj.weight"
     assert not torch.equal(trained[q], start[q])  # the adapters' update, folded in
+
+
+def _sharded_worker(rank: int, world: int, port: int, out_dir: str) -> None:
+    from torch.distributed.device_mesh import init_device_mesh
+
+    from lingshu.models.export import export_trained
+    from lingshu.training.fsdp import apply_fsdp
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        model, proc = Backbone(arch=TinyArch()).build(seed=0)
+        SFTModule(model, stage({"vision": None, "projector": 1e-3, "llm": 1e-2}, rank=4, dropout=0.0))
+        reference = copy.deepcopy(model)
+        apply_fsdp(model, init_device_mesh("cpu", (world,)))
+        b = batch(proc)  # the same batch on both ranks: the averaged gradient is the unsharded one
+        labels = b.pop("labels")
+        for m in (model, reference):
+            lm_loss(m(**b).logits, labels).backward()
+            torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=1.0).step()
+        merge_lora(model)  # on DTensor shards, every rank (as tasks/train.py calls it)
+        export_trained(model, proc, f"{out_dir}/hf", write=rank == 0)
+        if rank == 0:
+            saved = Qwen2_5_VLForConditionalGeneration.from_pretrained(f"{out_dir}/hf").state_dict()
+            ref = merge_lora(reference).state_dict()
+            assert saved.keys() == ref.keys()
+            init = Backbone(arch=TinyArch()).build(seed=0)[0].state_dict()
+            torch.save({"diff": max((saved[k] - ref[k]).abs().max().item() for k in saved),
+                        "merged_update": max((ref[k] - init[k]).abs().max().item() for k in ref if "q_proj" in k)},
+                       f"{out_dir}/result.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_merge_under_fsdp2_exports_what_the_unsharded_merge_gives(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_sharded_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    result = torch.load(tmp_path / "result.pt")
+    assert result["diff"] < 1e-5 and result["merged_update"] > 1e-3, result
