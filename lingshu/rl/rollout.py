@@ -92,7 +92,8 @@ class VLLMRollout:
 
         folder = Path(workdir or tempfile.mkdtemp(prefix="lingshu_vllm_rollout_"))
         folder.mkdir(parents=True, exist_ok=True)
-        model.config.save_pretrained(folder)  # shapes and tokenizer only: weights arrive by sync
+        # Config, tokenizer and processor only: the weights arrive by sync_weights.
+        model.config.save_pretrained(folder)
         model.generation_config.save_pretrained(folder)
         processor.save_pretrained(folder)
         # The engine core must live in this process: weights are copied tensor to tensor on the
