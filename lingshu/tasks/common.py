@@ -14,8 +14,42 @@ def run_dir(cfg) -> Path:
     return Path(cfg.paths.run_dir)
 
 
+def global_rank() -> int:
+    """This process's rank before any process group exists: torchrun's RANK, SLURM's task id
+    (srun starts every rank at once), or Lightning's LOCAL_RANK for the ranks it spawns itself."""
+    for var in ("RANK", "SLURM_PROCID", "LOCAL_RANK"):
+        if var in os.environ:
+            return int(os.environ[var])
+    return 0
+
+
 def is_rank_zero() -> bool:
-    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))) == 0
+    return global_rank() == 0
+
+
+def on_rank_zero(cfg, name: str, fn, poll_s: float = 2.0):
+    """`fn()` on rank 0; the other ranks wait for its result in `<run>/.ranks/<name>.json`.
+
+    A file, not a collective: outside `fit` no process group exists, and an evaluation may outlast
+    any collective timeout. The result carries the config hash, so a file left by an earlier run
+    of another config is never taken for this one's."""
+    path = run_dir(cfg) / ".ranks" / f"{name}.json"
+    key = config_hash(cfg)
+    if is_rank_zero():
+        result = fn()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"key": key, "result": result}, default=str))
+        tmp.replace(path)
+        return result
+    import time
+
+    while True:
+        if path.exists():
+            data = json.loads(path.read_text())
+            if data["key"] == key:
+                return data["result"]
+        time.sleep(poll_s)
 
 
 def config_hash(*nodes) -> str:

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from lingshu.models.export import export_hf
 from lingshu.rl.grpo import GRPOConfig
-from lingshu.tasks.common import config_hash, done, mark_done, run_dir
+from lingshu.tasks.common import config_hash, done, is_rank_zero, mark_done, on_rank_zero, run_dir
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,12 @@ def initial_checkpoint(cfg) -> str:
         return str(cfg.model.path)
     out = run_dir(cfg) / "train" / "init"
     key = config_hash(cfg.model, cfg.seed)
-    if (result := done(out, key)) is None:
+
+    def write() -> dict:
         model, processor = instantiate(cfg.model, _convert_="all").build(None, seed=cfg.seed)
-        result = mark_done(out, key, {"hf": str(export_hf(model, processor, out / "hf"))})
+        return mark_done(out, key, {"hf": str(export_hf(model, processor, out / "hf"))})
+
+    result = done(out, key) or on_rank_zero(cfg, "init", write)
     return result["hf"]
 
 
@@ -67,17 +70,26 @@ def run(cfg) -> dict:
     stage_results: dict[str, dict] = {}
     eval_dir = run_dir(cfg) / "eval"
     benchmarks = judge = None
-    for step in steps:
+
+    def evaluate(checkpoint: str, label: str) -> dict:
+        nonlocal benchmarks, judge
+        if benchmarks is None:
+            benchmarks, judge = build_benchmarks(cfg.benchmark), build_judge(cfg.get("judge"))
+        fresh_eval_dir(eval_dir / label, checkpoint)
+        out = evaluate_checkpoint(cfg, checkpoint, eval_dir / label, benchmarks, judge)
+        write_summary({**results, label: out}, eval_dir)
+        return out
+
+    # Under DDP every rank runs this loop (a launcher starts them all, or Lightning re-runs the
+    # command for its ranks). Training stages need every rank; curation and evaluation run on
+    # rank 0 while the others wait for their results (see on_rank_zero).
+    for i, step in enumerate(steps):
         t0 = time.time()
         if step == "curate":
-            stage_results["curate"] = curate.run(cfg)
+            stage_results["curate"] = on_rank_zero(cfg, f"{i}-curate", lambda: curate.run(cfg))
         elif step == "eval":
-            if benchmarks is None:
-                benchmarks, judge = build_benchmarks(cfg.benchmark), build_judge(cfg.get("judge"))
             checkpoint = checkpoint or initial_checkpoint(cfg)
-            fresh_eval_dir(eval_dir / label, checkpoint)
-            results[label] = evaluate_checkpoint(cfg, checkpoint, eval_dir / label, benchmarks, judge)
-            write_summary(results, eval_dir)
+            results[label] = on_rank_zero(cfg, f"{i}-eval", lambda: evaluate(checkpoint, label))
         else:
             node = cfg.task.stages[step]
             stage = instantiate(node, _convert_="all")
@@ -89,6 +101,8 @@ def run(cfg) -> dict:
             stage_results[step] = out
             checkpoint, label = out["hf"], step
         timings.append((step if step != "eval" else f"eval ({label})", time.time() - t0))
+    if not is_rank_zero():
+        return {"eval": results, "stages": stage_results}
     report = write_report(cfg, results, stage_results, timings, time.time() - t_start)
     return {"eval": results, "stages": stage_results, "report": str(report)}
 

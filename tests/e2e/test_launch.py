@@ -69,3 +69,24 @@ def test_full_demo_learns(tmp_path):
     assert a["greedy"]["format"] >= 0.9 or a["greedy"]["format"] >= b["greedy"]["format"] + 0.3
     assert a["sampled"]["overall"] > b["sampled"]["overall"]  # what GRPO optimises rises on unseen prompts
     # Greedy accuracy after RL is within noise of before (issue 6 tracks making it rise reliably).
+
+
+@pytest.mark.slow
+def test_pipeline_under_ddp_trains_on_every_rank_and_evaluates_once(tmp_path):
+    """Lightning re-runs the command for rank 1 at the first fit; rank 1 then walks the same steps:
+    it must wait for rank 0's evaluation instead of redoing it, and join each training stage."""
+    run = tmp_path / "run"
+    stages = ("shallow_alignment", "deep_alignment")
+    launch("trainer=ddp", "trainer.devices=2", f"task.steps=[curate,eval,{stages[0]},eval,{stages[1]},eval]",
+           "source.demo.num_images=16", "source.demo.num_text=8", "benchmark.demo.num_images=4",
+           "curation.workers=1", "eval.max_new_tokens=4",
+           *[f"task.stages.{s}.{k}" for s in stages for k in ("max_steps=2", "micro_batch_size=4", "data.num_workers=0")],
+           f"hydra.run.dir={run}", timeout=900)
+    assert len(list(tmp_path.iterdir())) == 1 and (run / "report.md").exists()
+    for s in stages:
+        assert (run / "train" / s / "hf" / "model.safetensors").exists()
+    summary = json.loads((run / "eval" / "summary.json").read_text())
+    assert list(summary) == ["untrained", *stages]
+    for label in summary:  # one prediction per item: no second rank appended its own
+        ids = [json.loads(line)["id"] for line in (run / "eval" / label / "demo" / "predictions.jsonl").read_text().splitlines()]
+        assert ids and len(ids) == len(set(ids))
