@@ -50,6 +50,14 @@ def lm_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "token"
     return (sums[counts > 0] / counts[counts > 0]).mean()
 
 
+def global_token_mean(local_mean: torch.Tensor, local_targets: torch.Tensor, reduce_sum, world_size: int) -> torch.Tensor:
+    """Rescale a rank's token-mean loss so that the ranks' average (what DDP's gradient averaging
+    computes) is the mean over every target token of the step, not a mean of per-rank means that
+    lets a rank with 3 target tokens weigh as much as one with 3,000."""
+    total = reduce_sum(local_targets.float()).clamp(min=1)
+    return local_mean * local_targets * world_size / total
+
+
 class SFTModule(L.LightningModule):
     def __init__(self, model, stage: Stage):
         super().__init__()
@@ -79,7 +87,10 @@ class SFTModule(L.LightningModule):
         # No KV cache in training: with one, transformers also skips the packed (block-diagonal) mask.
         logits = self.model(**batch, use_cache=False).logits
         loss = lm_loss(logits, labels, self.stage.loss_reduction, segments)
-        targets = (labels != -100).sum()
+        targets = (labels[:, 1:] != -100).sum()
+        world = self.trainer.world_size
+        if self.stage.loss_reduction == "token" and world > 1:
+            loss = global_token_mean(loss, targets, lambda t: self.trainer.strategy.reduce(t, reduce_op="sum"), world)
         self.log("train/loss", loss, prog_bar=True, batch_size=int(num_samples))
         self.log("train/target_tokens", targets.float(), reduce_fx="sum", batch_size=int(num_samples))
         return loss

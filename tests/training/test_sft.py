@@ -113,3 +113,15 @@ def test_token_loss_matches_transformers_and_sample_loss_weighs_samples_equally(
     # sample mean = mean over samples of each sample's own token mean
     per = [lm_loss(logits[i:i + 1], labels[i:i + 1], "token") for i in range(len(labels))]
     assert lm_loss(logits, labels, "sample").item() == pytest.approx(torch.stack(per).mean().item(), rel=1e-5)
+
+
+def test_token_loss_is_the_mean_over_every_ranks_target_tokens():
+    """Two ranks with 3 and 300 target tokens: averaging their rescaled losses (DDP's gradient
+    average) gives the mean over all 303 tokens, not the mean of the two per-rank means."""
+    from lingshu.training.sft import global_token_mean
+
+    sums, counts = [torch.tensor(3 * 2.0), torch.tensor(300 * 1.0)], [torch.tensor(3), torch.tensor(300)]
+    total = sum(c.float() for c in counts)
+    rescaled = [global_token_mean(s / c, c, lambda t: total, 2) for s, c in zip(sums, counts)]
+    assert (sum(rescaled) / 2).item() == pytest.approx((6 + 300) / 303)
+    assert (sum(s / c for s, c in zip(sums, counts)) / 2).item() == pytest.approx(1.5)  # what plain averaging gives
