@@ -23,7 +23,6 @@ import json
 import math
 import sys
 import time
-from itertools import islice
 from pathlib import Path
 
 import torch
@@ -33,14 +32,11 @@ from transformers import Qwen2_5_VLForConditionalGeneration
 
 from lingshu.data.collate import SFTCollator, pack_batch, pad_batch, real_tokens
 from lingshu.data.demo import demo_samples
-from lingshu.models.backbone import Backbone, TinyArch
+from lingshu.models.backbone import Backbone
+from lingshu.models.shapes import SHAPES
 from lingshu.training.flops import StepFlops, batch_shape, device_peak_flops
 from lingshu.training.sft import lm_loss
 
-# Qwen2.5-VL-3B-Instruct's config.json.
-QWEN25_VL_3B = {"hidden_size": 2048, "intermediate_size": 11008, "num_hidden_layers": 36, "num_attention_heads": 16,
-                "num_key_value_heads": 2, "mrope_section": [16, 24, 24], "vision_depth": 32, "vision_hidden_size": 1280,
-                "vision_intermediate_size": 3420, "vision_num_heads": 16}
 QWEN25_VL_VOCAB = 151936
 QWEN25_VL_FULL_ATTENTION = [7, 15, 23, 31]  # the other vision blocks attend within 112 px windows
 
@@ -57,7 +53,7 @@ def build(args, device: torch.device):
     """(model, processor) on `device`, initialised there (a 3B model never passes through CPU memory)."""
     cuda = device.type == "cuda"
     attn = "flash_attention_2" if cuda and flash_attn_works() else "sdpa"
-    arch = TinyArch() if args.tiny else TinyArch(**QWEN25_VL_3B)
+    arch = SHAPES["tiny" if args.tiny else "qwen2_5_vl_3b"]
     backbone = Backbone(name="qwen2_5_vl_3b_shaped", arch=arch, min_pixels=args.image_pixels,
                         max_pixels=args.image_pixels)
     processor = backbone.processor()
