@@ -29,16 +29,17 @@ def param_groups(model, stage: Stage) -> list[dict]:
             for m, ps in apply_freezing(model, stage).items()]
 
 
-def lm_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "token",
-            segments: torch.Tensor | None = None) -> torch.Tensor:
-    """Next-token cross-entropy on labelled positions. `token`: mean over all target tokens (long
-    answers weigh more); `sample`: mean per sample, then over samples (a one-word answer counts as
-    much as a report). `segments` (packed batches) names each token's sample; default: one per row."""
+def lm_loss_terms(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "token",
+                  segments: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(numerator, denominator) of the next-token cross-entropy on labelled positions, so a mean
+    can be taken over more than one micro-batch. `token`: summed NLL over target tokens; `sample`:
+    summed per-sample means over samples with targets (a one-word answer counts as much as a
+    report). `segments` (packed batches) names each token's sample; default: one sample per row."""
     logits, labels = logits[:, :-1].float(), labels[:, 1:]
     mask = labels != -100
     nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels.clamp(min=0), reduction="none") * mask
     if reduction == "token":
-        return nll.sum() / mask.sum().clamp(min=1)
+        return nll.sum(), mask.sum()
     if segments is None:
         segments = torch.arange(len(labels), device=labels.device)[:, None].expand_as(labels)
     else:
@@ -47,15 +48,14 @@ def lm_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "token"
     size = int(seg.max()) + 1
     sums = torch.zeros(size, device=nll.device).index_add(0, seg, nll.flatten())
     counts = torch.zeros(size, device=nll.device).index_add(0, seg, mask.flatten().float())
-    return (sums[counts > 0] / counts[counts > 0]).mean()
+    return (sums[counts > 0] / counts[counts > 0]).sum(), (counts > 0).sum()
 
 
-def global_token_mean(local_mean: torch.Tensor, local_targets: torch.Tensor, reduce_sum, world_size: int) -> torch.Tensor:
-    """Rescale a rank's token-mean loss so that the ranks' average (what DDP's gradient averaging
-    computes) is the mean over every target token of the step, not a mean of per-rank means that
-    lets a rank with 3 target tokens weigh as much as one with 3,000."""
-    total = reduce_sum(local_targets.float()).clamp(min=1)
-    return local_mean * local_targets * world_size / total
+def lm_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "token",
+            segments: torch.Tensor | None = None) -> torch.Tensor:
+    """The mean of one batch (see lm_loss_terms)."""
+    num, den = lm_loss_terms(logits, labels, reduction, segments)
+    return num / den.clamp(min=1)
 
 
 class SFTModule(L.LightningModule):
@@ -65,6 +65,7 @@ class SFTModule(L.LightningModule):
         if stage.lora_modules:  # in place: the caller's model carries the adapters (merge_lora before export)
             add_lora(model, stage.lora, stage.lora_modules)
         apply_freezing(model, stage)
+        self._window_count = 0.0  # loss denominators (target tokens or samples) of this accumulation window
 
     def forward(self, **batch):
         return self.model(**batch)
@@ -86,14 +87,38 @@ class SFTModule(L.LightningModule):
         labels, segments = batch.pop("labels"), batch.pop("segments", None)
         # No KV cache in training: with one, transformers also skips the packed (block-diagonal) mask.
         logits = self.model(**batch, use_cache=False).logits
-        loss = lm_loss(logits, labels, self.stage.loss_reduction, segments)
+        num, den = lm_loss_terms(logits, labels, self.stage.loss_reduction, segments)
         targets = (labels[:, 1:] != -100).sum()
-        world = self.trainer.world_size
-        if self.stage.loss_reduction == "token" and world > 1:
-            loss = global_token_mean(loss, targets, lambda t: self.trainer.strategy.reduce(t, reduce_op="sum"), world)
-        self.log("train/loss", loss, prog_bar=True, batch_size=int(num_samples))
+        self.log("train/loss", num.detach() / den.clamp(min=1), prog_bar=True, batch_size=int(num_samples))
         self.log("train/target_tokens", targets.float(), reduce_fx="sum", batch_size=int(num_samples))
-        return loss
+        if self._engine_accumulates():
+            return num / den.clamp(min=1)
+        # The mean is over the whole optimizer step (every micro-batch of the accumulation window, on
+        # every rank), so a micro-batch of 3 target tokens does not weigh like one of 3,000: return
+        # the sum and divide the accumulated gradient by the window's global count before stepping.
+        self._window_count = self._window_count + den.detach().float()
+        return num
+
+    def _engine_accumulates(self) -> bool:
+        """DeepSpeed owns accumulation and its gradients live in its partitions: per-micro-batch mean there."""
+        from lightning.pytorch.strategies import DeepSpeedStrategy
+
+        return isinstance(self.trainer.strategy, DeepSpeedStrategy)
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        if self._engine_accumulates():
+            return
+        # Lightning divided each micro-batch's loss by the accumulation count and DDP/FSDP average
+        # gradients over ranks; undo both and divide by the window's targets on all ranks.
+        count = torch.as_tensor(self._window_count, dtype=torch.float32, device=self.device)
+        if self.trainer.world_size > 1:
+            count = self.trainer.strategy.reduce(count, reduce_op="sum")
+        scale = self.trainer.accumulate_grad_batches * self.trainer.world_size / float(count.clamp(min=1))
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.grad.mul_(scale)
+        self._window_count = 0.0
 
     def on_train_epoch_start(self) -> None:
         dm = self.trainer.datamodule

@@ -115,13 +115,43 @@ def test_token_loss_matches_transformers_and_sample_loss_weighs_samples_equally(
     assert lm_loss(logits, labels, "sample").item() == pytest.approx(torch.stack(per).mean().item(), rel=1e-5)
 
 
-def test_token_loss_is_the_mean_over_every_ranks_target_tokens():
-    """Two ranks with 3 and 300 target tokens: averaging their rescaled losses (DDP's gradient
-    average) gives the mean over all 303 tokens, not the mean of the two per-rank means."""
-    from lingshu.training.sft import global_token_mean
+@pytest.mark.parametrize("reduction", ["token", "sample"])
+def test_accumulated_step_takes_the_mean_over_the_whole_window(reduction):
+    """Two micro-batches of very different sizes, accumulated into one optimizer step: the gradient
+    is that of the mean over all their targets, not the mean of the two micro-batch means."""
+    import lightning as L
 
-    sums, counts = [torch.tensor(3 * 2.0), torch.tensor(300 * 1.0)], [torch.tensor(3), torch.tensor(300)]
-    total = sum(c.float() for c in counts)
-    rescaled = [global_token_mean(s / c, c, lambda t: total, 2) for s, c in zip(sums, counts)]
-    assert (sum(rescaled) / 2).item() == pytest.approx((6 + 300) / 303)
-    assert (sum(s / c for s, c in zip(sums, counts)) / 2).item() == pytest.approx(1.5)  # what plain averaging gives
+    from lingshu.training.sft import SFTModule, lm_loss_terms
+
+    _, proc = Backbone(arch=TinyArch()).build(seed=0)
+    samples = [s for s in demo_samples("train", 0, 6, 0, planted=False) if s.kind != "caption"]
+    micro = [SFTCollator(proc)(samples[:1]), SFTCollator(proc)(samples[1:9])]
+    st = stage(DEEP, loss_reduction=reduction, grad_accum=2, warmup_steps=0)
+
+    class Capture(SFTModule):
+        def on_before_optimizer_step(self, optimizer):
+            super().on_before_optimizer_step(optimizer)
+            self.grads = {n: p.grad.clone() for n, p in self.model.named_parameters() if p.grad is not None}
+
+    module = Capture(Backbone(arch=TinyArch()).build(seed=1)[0], st)
+    module.on_train_start = lambda: None
+    L.Trainer(accelerator="cpu", max_steps=1, accumulate_grad_batches=2, logger=False, enable_checkpointing=False,
+              enable_progress_bar=False, enable_model_summary=False).fit(
+        module, torch.utils.data.DataLoader([dict(b) for b in micro], batch_size=None))
+
+    ref, _ = Backbone(arch=TinyArch()).build(seed=1)
+    param_groups(ref, st)  # same freezing
+    terms = []
+    for b in micro:
+        b = dict(b)
+        b.pop("num_samples")
+        labels = b.pop("labels")
+        terms.append(lm_loss_terms(ref(**b, use_cache=False).logits, labels, reduction))
+    window = sum(n for n, _ in terms) / sum(d for _, d in terms)
+    means = sum(n / d for n, d in terms) / 2
+    window_grads = torch.autograd.grad(window, [p for p in ref.parameters()], retain_graph=True, allow_unused=True)
+    mean_grads = torch.autograd.grad(means, [p for p in ref.parameters()], allow_unused=True)
+    names = [n for n, _ in ref.named_parameters()]
+    diff = max((module.grads[n] - g).abs().max().item() for n, g in zip(names, window_grads) if n in module.grads)
+    gap = max((w - m).abs().max().item() for w, m in zip(window_grads, mean_grads) if w is not None)
+    assert diff < 1e-5 < gap / 10, (diff, gap)
