@@ -36,11 +36,14 @@ def on_rank_zero(cfg, name: str, fn, poll_s: float = 2.0):
     path = run_dir(cfg) / ".ranks" / f"{name}.json"
     key = config_hash(cfg)
     if is_rank_zero():
-        result = fn()
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"key": key, "result": result}, default=str))
-        tmp.replace(path)
+        path.unlink(missing_ok=True)
+        try:
+            result = fn()
+        except BaseException as e:  # the waiting ranks stop too, instead of polling forever
+            _write_atomic(path, {"key": key, "error": f"{type(e).__name__}: {e}"})
+            raise
+        _write_atomic(path, {"key": key, "result": result})
         return result
     import time
 
@@ -48,8 +51,16 @@ def on_rank_zero(cfg, name: str, fn, poll_s: float = 2.0):
         if path.exists():
             data = json.loads(path.read_text())
             if data["key"] == key:
+                if "error" in data:
+                    raise RuntimeError(f"step {name} failed on rank 0: {data['error']}")
                 return data["result"]
         time.sleep(poll_s)
+
+
+def _write_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, default=str))
+    tmp.replace(path)
 
 
 def config_hash(*nodes) -> str:
