@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, qa_turns, read_records
+from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, qa_turns
+from lingshu.data.sources.records import read_records
 from lingshu.schema import LETTERS, Sample
 
 
@@ -24,7 +25,7 @@ class _RecordsSource(Source):
 
     def rows(self) -> Iterator[Row]:
         for file in self.files:
-            for line, rec in read_records(file):
+            for line, rec in read_records(file, self.max_record_bytes):
                 rid = rec.get(self.id_field) if isinstance(rec, dict) else None
                 yield Row(str(file), line, rec, None if rid in (None, "") else str(rid))
 

@@ -16,7 +16,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from lingshu.data.sources.base import Row, Source, SourceError, check_path, get, qa_turns, read_csv, read_records
+from lingshu.data.sources.base import Row, Source, SourceError, check_path, get, qa_turns
+from lingshu.data.sources.records import read_csv, read_records
 from lingshu.schema import LETTERS, Sample
 
 ANSWER_TYPES = {"CLOSED": "closed", "OPEN": "open"}
@@ -52,7 +53,7 @@ class VqaRadSource(Source):
             self.image_root = first_existing(self.name, base, [self.IMAGES, "images"], "VQA-RAD")
 
     def rows(self) -> Iterator[Row]:
-        for line, rec in read_records(self.annotation):
+        for line, rec in read_records(self.annotation, self.max_record_bytes):
             is_test = isinstance(rec, dict) and str(rec.get("phrase_type", "")).startswith("test")
             if is_test == (self.split == "test"):
                 yield Row(str(self.annotation), line, rec, str(rec.get("qid")) if isinstance(rec, dict) else None)
@@ -85,7 +86,7 @@ class SlakeSource(Source):
             self.image_root = first_existing(self.name, self.path, ["imgs"], "SLAKE")
 
     def rows(self) -> Iterator[Row]:
-        for line, rec in read_records(self.file):
+        for line, rec in read_records(self.file, self.max_record_bytes):
             if isinstance(rec, dict) and rec.get("q_lang", "en") not in self.languages:
                 continue
             yield Row(str(self.file), line, rec, str(rec.get("qid")) if isinstance(rec, dict) else None)
@@ -132,7 +133,7 @@ class PmcVqaSource(Source):
             self.image_root = next((base / d for d in ("figures", "images") if (base / d).is_dir()), base)
 
     def rows(self) -> Iterator[Row]:
-        for line, rec in read_csv(self.file):
+        for line, rec in read_csv(self.file, self.max_record_bytes):
             yield Row(str(self.file), line, rec, rec.get("index") or None)
 
     def to_samples(self, row: Row) -> list[Sample]:
