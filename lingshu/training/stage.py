@@ -36,6 +36,7 @@ class StageData:
     samples_per_epoch: int | None = None  # None: every matching sample once per epoch
     shuffle_buffer: int = 1000
     num_workers: int = 0
+    max_bad_samples: int = 100  # unreadable shard samples skipped (each logged) before training stops
 
 
 @dataclass
