@@ -28,20 +28,23 @@ class ShardReadError(ValueError):
     """A shard member that cannot be a sample's part; the message names shard, sample and member."""
 
 
-class BadSamples:
-    """Skipped samples of the shards one reader reads: each distinct one is logged once, and more
-    than `limit` of them is a ShardReadError."""
+class ShardGuard:
+    """What one reader of shards tolerates: members up to `max_member_bytes` (checked before
+    reading), and up to `max_bad_samples` distinct unreadable samples, each skipped and logged once;
+    one more is a ShardReadError."""
 
-    def __init__(self, limit: int = MAX_BAD_SAMPLES):
-        self.limit, self.seen = limit, set()
+    def __init__(self, max_bad_samples: int = MAX_BAD_SAMPLES, max_member_bytes: int = MAX_MEMBER_BYTES):
+        self.max_bad_samples, self.max_member_bytes = max_bad_samples, max_member_bytes
+        self.seen: set[tuple[str, str]] = set()
 
     def skip(self, shard: str | Path, key: str, error: Exception) -> None:
         if (str(shard), key) in self.seen:  # a stream that cycles meets it again
             return
         self.seen.add((str(shard), key))
         msg = f"{shard}: sample {key!r}: {error}"
-        if len(self.seen) > self.limit:
-            raise ShardReadError(f"{msg}; that is {len(self.seen)} unreadable samples, over max_bad_samples={self.limit}")
+        if len(self.seen) > self.max_bad_samples:
+            raise ShardReadError(f"{msg}; that is {len(self.seen)} unreadable samples, "
+                                 f"over max_bad_samples={self.max_bad_samples}")
         log.warning("skipped unreadable sample (%d so far): %s", len(self.seen), msg)
 
 
@@ -153,7 +156,7 @@ class ShardWriter:
             self._tmp.unlink(missing_ok=True)
 
 
-def check_members(key: str, members: list[tuple[str, tarfile.TarInfo]], max_member_bytes: int = MAX_MEMBER_BYTES) -> None:
+def check_members(key: str, members: list[tuple[str, tarfile.TarInfo]], max_member_bytes: int) -> None:
     """Raise ShardReadError unless the group looks like a sample: a `json` member, images named
     `<i>.<image ext>`, nothing over `max_member_bytes` (checked before anything is read)."""
     suffixes = [suffix for suffix, _ in members]
@@ -194,31 +197,47 @@ def iter_tar_groups(path: str | Path) -> Iterator[tuple[str, list[tuple[str, tar
                 group.append((suffix, member))
             if current is not None:
                 yield current, group, tar
+            _check_end(path, tar, current)
     except tarfile.TarError as e:
         raise ShardReadError(f"{path}: not a readable tar after sample {current!r} ({e})") from None
 
 
-def iter_tar_raw(path: str | Path, bad: BadSamples | None = None,
-                 max_member_bytes: int = MAX_MEMBER_BYTES) -> Iterator[tuple[str, dict[str, bytes]]]:
+def _check_end(path: str | Path, tar: tarfile.TarFile, last: str | None) -> None:
+    """tarfile stops quietly at a bad header after the first: only zero blocks may follow the last
+    member, so a corrupt or truncated shard is an error rather than fewer samples."""
+    f, zeros = tar.fileobj, 0
+    f.seek(tar.offset)
+    while chunk := f.read(1 << 20):
+        data = chunk.lstrip(b"\0")
+        if data:
+            at = tar.offset + zeros + len(chunk) - len(data)
+            raise ShardReadError(f"{path}: unreadable tar header at byte {at} after sample {last!r}; "
+                                 f"the rest of the shard cannot be read")
+        zeros += len(chunk)
+    if zeros < 2 * tarfile.BLOCKSIZE:
+        raise ShardReadError(f"{path}: ends after sample {last!r} without the end-of-archive blocks (truncated)")
+
+
+def iter_tar_raw(path: str | Path, guard: ShardGuard | None = None) -> Iterator[tuple[str, dict[str, bytes]]]:
     """(key, {suffix: bytes}) groups of one shard, in file order; unreadable groups are skipped."""
-    bad = bad if bad is not None else BadSamples()
+    guard = guard if guard is not None else ShardGuard()
     for key, members, tar in iter_tar_groups(path):
         try:
-            check_members(key, members, max_member_bytes)
+            check_members(key, members, guard.max_member_bytes)
         except ShardReadError as e:
-            bad.skip(path, key, e)
+            guard.skip(path, key, e)
             continue
         yield key, {suffix: tar.extractfile(m).read() for suffix, m in members}
 
 
-def iter_tar(path: str | Path, bad: BadSamples | None = None) -> Iterator[Sample]:
+def iter_tar(path: str | Path, guard: ShardGuard | None = None) -> Iterator[Sample]:
     """Read one shard sequentially with the standard library (no webdataset needed)."""
-    bad = bad if bad is not None else BadSamples()
-    for key, parts in iter_tar_raw(path, bad):
+    guard = guard if guard is not None else ShardGuard()
+    for key, parts in iter_tar_raw(path, guard):
         try:
             sample = sample_from_parts(key, parts)
         except ShardReadError as e:
-            bad.skip(path, key, e)
+            guard.skip(path, key, e)
             continue
         yield sample
 
@@ -232,8 +251,8 @@ def list_shards(shard_dir: str | Path) -> list[Path]:
     return sorted(shard_dir.glob("*.tar"))
 
 
-def iter_samples(shard_dirs: Iterable[str | Path], bad: BadSamples | None = None) -> Iterator[Sample]:
-    bad = bad if bad is not None else BadSamples()
+def iter_samples(shard_dirs: Iterable[str | Path], guard: ShardGuard | None = None) -> Iterator[Sample]:
+    guard = guard if guard is not None else ShardGuard()
     for d in shard_dirs:
         for shard in list_shards(d):
-            yield from iter_tar(shard, bad)
+            yield from iter_tar(shard, guard)

@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor
 
 from lingshu.data.collate import SFTCollator
 from lingshu.data.datamodule import ShardDataModule
+from lingshu.data.shards import ShardGuard
 from lingshu.models.export import export_trained
 from lingshu.models.lora import merge_lora
 from lingshu.plots import plot_curves
@@ -48,7 +49,7 @@ def train_stage(cfg, stage: Stage, init_from: str | None, node=None) -> dict:
     collate = SFTCollator(processor, stage.max_seq_len, stage.packing)
     dm = ShardDataModule(cfg.paths.curated_dir, stage.data.mixture, collate, cfg.seed, stage.micro_batch_size,
                          stage.data.samples_per_epoch, stage.data.shuffle_buffer, stage.data.num_workers,
-                         stage.data.max_bad_samples)
+                         ShardGuard(stage.data.max_bad_samples, stage.data.max_member_bytes))
     ckpt_dir = checkpoint_dir(out_dir, key) if is_rank_zero() else out_dir / "checkpoints"
     callbacks = [last_checkpoint(ckpt_dir, cfg.checkpoint.every_n_steps), LearningRateMonitor(logging_interval="step"),
                  Throughput(model.config.image_token_id, cfg.perf.peak_tflops)]

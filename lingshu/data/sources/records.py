@@ -166,7 +166,7 @@ def _json_items(f: BinaryIO, max_record_bytes: int, chunk: int) -> Iterator[tupl
         if end is None:
             yield index, SourceError(f"file ends inside item {index} (truncated; it starts at byte {offset})")
             return
-        if start < 0:
+        if start < 0 or end - start > max_record_bytes:
             value: Any = SourceError(f"record of more than {max_record_bytes} bytes at byte {offset} "
                                      f"(over max_record_bytes; not read)")
         else:
