@@ -32,6 +32,9 @@ FORMAT_VERSION = 1  # bump when the meaning of work files changes
 # Two samples of one source whose ids are equal, or equal once made shard keys (`a.b`, `a_b`), cannot
 # both live in the shards: the first in the global order is kept, later ones are dropped with this reason.
 DUPLICATE_ID = "duplicate_id"
+# A file name that is not UTF-8 reaches provenance as surrogates; in a JSON string they are written
+# as `\udcXX` escapes, which read back as the same surrogates.
+JSON_SURROGATES = "backslashreplace"
 
 
 def _jsonable(o: Any) -> Any:
@@ -113,12 +116,15 @@ def map_partition(cur: Curation, p: int) -> bool:
         sd = d / name
         sd.mkdir(parents=True)
         with ShardWriter(sd, prefix="staging", max_count=cur.shard_max_count, max_bytes=cur.shard_max_bytes) as w, \
-                open(sd / "records.jsonl", "w", encoding="utf-8") as f:
+                open(sd / "records.jsonl", "w", encoding="utf-8", errors=JSON_SURROGATES) as f:
             for index, sub, rec in src.records(p, cur.num_partitions):
                 line, sample = process(cur.ops, rec)
                 line["o"] = [index, sub]
                 if sample is not None:
-                    line["t"] = [p, *w.write(sample)]  # partition, staging shard, offset, length
+                    try:
+                        line["t"] = [p, *w.write(sample)]  # partition, staging shard, offset, length
+                    except (UnicodeEncodeError, TypeError, ValueError) as e:  # e.g. a file name that is not UTF-8
+                        line["v"] = [-1, "quarantine", f"cannot be written to a shard: {type(e).__name__}: {e}", None]
                 f.write(dumps(line) + "\n")
                 pending += 1
                 if cur.progress and pending >= 32:
@@ -251,7 +257,7 @@ def write_source(cur: Curation, name: str, removed: dict[tuple, list]) -> dict:
     stage = StagedReader(cur, name)
     rejects_tmp = out / "rejects.jsonl.tmp"
     with ShardWriter(out, prefix="shard", max_count=cur.shard_max_count, max_bytes=cur.shard_max_bytes) as w, \
-            open(rejects_tmp, "w", encoding="utf-8") as rj:
+            open(rejects_tmp, "w", encoding="utf-8", errors=JSON_SURROGATES) as rj:
         for r in records(cur, name):
             counts["read"] += 1
             final = r["v"]

@@ -206,7 +206,7 @@ class OpenAIEngine:
                     if deadline.passed():
                         raise _Retry(f"no complete reply within timeout_s={self.timeout_s}")
                     return bytes(data)
-            except httpx.TransportError as e:  # connect, read, protocol (a cut body), proxy ...
+            except httpx.RequestError as e:  # connect, read, protocol (a cut body), decoding, proxy ...
                 if deadline.passed():
                     raise _Retry(f"no complete reply within timeout_s={self.timeout_s}") from None
                 raise _Retry(f"{type(e).__name__}: {e}") from None

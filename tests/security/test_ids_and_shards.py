@@ -15,7 +15,7 @@ import pytest
 
 from lingshu.curation.runner import Curation, curate
 from lingshu.data.datamodule import MixtureStream
-from lingshu.data.shards import ShardGuard, ShardReadError, ShardWriter, iter_samples, iter_tar, list_shards, tar_member
+from lingshu.data.shards import ShardWriter, iter_samples, iter_tar, tar_member
 from lingshu.data.sources.conversation import LlavaSource
 from lingshu.engines.base import GenerationRequest
 from lingshu.engines.replay import ReplayEngine
@@ -92,6 +92,8 @@ def hostile_shard(path: Path) -> Path:
 
 
 def test_bad_shard_members_are_skipped_named_and_limited(tmp_path, caplog):
+    from lingshu.data.shards import ShardGuard, ShardReadError
+
     shard = hostile_shard(tmp_path / "x")
     with caplog.at_level(logging.WARNING, logger="lingshu.data.shards"):
         assert [s.id for s in iter_tar(shard, ShardGuard(max_member_bytes=4096))] == ["s0", "s3"]
@@ -105,6 +107,8 @@ def test_bad_shard_members_are_skipped_named_and_limited(tmp_path, caplog):
 
 
 def test_the_training_stream_skips_bad_members_instead_of_crashing(tmp_path):
+    from lingshu.data.shards import ShardGuard
+
     shard = hostile_shard(tmp_path / "x")
     stream = MixtureStream({"t": [shard]}, [MixtureEntry(source="t")], seed=0, samples_per_epoch=6,
                            micro_batch_size=1, guard=ShardGuard(max_member_bytes=4096))
@@ -114,6 +118,8 @@ def test_the_training_stream_skips_bad_members_instead_of_crashing(tmp_path):
 
 @pytest.mark.parametrize("damage", ["header", "truncated"])
 def test_a_corrupt_or_cut_tar_names_the_shard_instead_of_losing_samples(tmp_path, damage):
+    from lingshu.data.shards import ShardReadError
+
     shard = tmp_path / "shard-000000.tar"
     with ShardWriter(tmp_path) as w:
         for i in range(3):

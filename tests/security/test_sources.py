@@ -185,3 +185,20 @@ def test_report_findings_that_are_objects_are_quarantined(tmp_path):
     out = rows(ReportJsonSource(path=tmp_path / "reports.json"))
     assert [q.row for q in quarantined(out)] == [1, 2]
     assert "field 'findings' is a dict, not text" in quarantined(out)[0].reason
+
+
+def test_text_that_no_shard_can_hold_is_quarantined_not_fatal(tmp_path):
+    from lingshu.curation.runner import Curation, curate
+
+    (tmp_path / "d.jsonl").write_text(json.dumps(llava(0)) + "\n" + json.dumps(llava(1)).replace("q1", "q\\udcff1") + "\n")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for name in (b"ok", b"bad\xff"):  # a file name that is not UTF-8
+        (Path(os.fsdecode(bytes(folder) + b"/" + name + b".png"))).write_bytes(png())
+        (Path(os.fsdecode(bytes(folder) + b"/" + name + b".txt"))).write_text("a caption")
+    sources = {"llava": LlavaSource(path=tmp_path / "d.jsonl"), "folder": ImageFolderSource(path=folder)}
+    counts = curate(Curation(sources, [], tmp_path / "out", "s" * 64))["counts"]
+    assert [(c["read"], c["kept"], c["quarantined"]) for c in counts.values()] == [(2, 1, 1), (2, 1, 1)]
+    reasons = [json.loads(line)["reason"] for n in sources
+               for line in (tmp_path / "out" / n / "rejects.jsonl").read_text().splitlines()]
+    assert "unpaired surrogate" in reasons[0] and "cannot be written to a shard" in reasons[1]

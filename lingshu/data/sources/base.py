@@ -174,7 +174,7 @@ class Source:
                     raise row.data
                 out = self.to_samples(row)
                 for sample in out:
-                    self.check_text_size(sample)
+                    self.check_text(sample)
             except Exception as e:  # any failure of one record is recorded, never fatal
                 field = getattr(e, "field", None) or (str(e.args[0]) if isinstance(e, KeyError) else None)
                 reason = str(e) if isinstance(e, SourceError) else f"{type(e).__name__}: {e}"
@@ -186,9 +186,15 @@ class Source:
     def __iter__(self) -> Iterator[Sample | Quarantine]:
         return (rec for _, _, rec in self.records())
 
-    def check_text_size(self, sample: Sample) -> None:
+    def check_text(self, sample: Sample) -> None:
+        """Each turn's text must be encodable (a JSON `\\udcff` escape decodes to a lone surrogate,
+        which no shard can hold) and within `max_text_bytes`."""
         for i, turn in enumerate(sample.messages):
-            n = len(turn["content"].encode("utf-8", "surrogatepass"))
+            try:
+                n = len(turn["content"].encode("utf-8"))
+            except UnicodeEncodeError as e:
+                raise SourceError(f"text holds an unpaired surrogate {turn['content'][e.start]!r} at character "
+                                  f"{e.start}", f"messages[{i}]") from None
             if n > self.max_text_bytes:
                 raise SourceError(f"text of {n} bytes is over max_text_bytes {self.max_text_bytes}", f"messages[{i}]")
 
