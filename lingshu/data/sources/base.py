@@ -91,10 +91,10 @@ def get(record: Any, field: str, required: bool = True, default: Any = None) -> 
 
 
 def get_text(record: Any, field: str, required: bool = True, default: str = "") -> str:
-    """A text field (a number is read as its text); an object or list there is a SourceError, not
-    its Python repr."""
+    """A text field, stripped (a number or boolean is read as its text); an object or list there is a
+    SourceError, not its Python repr."""
     value = get(record, field, required, default)
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+    if not isinstance(value, (str, int, float)):  # bool is an int
         raise SourceError(f"field {field!r} is a {type(value).__name__}, not text", field)
     return str(value).strip()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from lingshu.data.sources.base import Row, Source, SourceError, chat, check_path, get
+from lingshu.data.sources.base import Row, Source, SourceError, chat, check_path, get, get_text
 from lingshu.data.sources.records import read_csv
 from lingshu.data.sources.captions import IMAGE_SUFFIXES
 from lingshu.schema import Sample
@@ -43,7 +43,7 @@ class LabelledImagesSource(Source):
     def to_samples(self, row: Row) -> list[Sample]:
         rec = row.data
         rel = str(get(rec, self.image_column))
-        label = str(get(rec, self.label_column)).strip()
+        label = get_text(rec, self.label_column)
         mask = None
         if self.mask_column and rec.get(self.mask_column):
             mask = str(rec[self.mask_column])

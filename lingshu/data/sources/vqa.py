@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from lingshu.data.sources.base import Row, Source, SourceError, check_path, get, qa_turns
+from lingshu.data.sources.base import Row, Source, SourceError, check_path, get, get_text, qa_turns
 from lingshu.data.sources.records import read_csv, read_records
 from lingshu.schema import LETTERS, Sample
 
@@ -61,7 +61,7 @@ class VqaRadSource(Source):
     def to_samples(self, row: Row) -> list[Sample]:
         rec = row.data
         image = self.image_bytes(str(get(rec, "image_name")), "image_name")
-        answer, question = str(get(rec, "answer")).strip(), str(get(rec, "question")).strip()
+        answer, question = get_text(rec, "answer"), get_text(rec, "question")
         atype = answer_type(get(rec, "answer_type"))
         meta = self.provenance(row, question=question, image_name=rec.get("image_name"),
                                question_type=rec.get("question_type"), image_organ=rec.get("image_organ"),
@@ -97,7 +97,7 @@ class SlakeSource(Source):
     def to_samples(self, row: Row) -> list[Sample]:
         rec = row.data
         image = self.image_bytes(str(get(rec, "img_name")), "img_name")
-        answer, question = str(get(rec, "answer")).strip(), str(get(rec, "question")).strip()
+        answer, question = get_text(rec, "answer"), get_text(rec, "question")
         atype = answer_type(get(rec, "answer_type"))
         meta = self.provenance(row, question=question, img_id=rec.get("img_id"), img_name=rec.get("img_name"),
                                q_lang=rec.get("q_lang"), location=rec.get("location"),
@@ -140,7 +140,7 @@ class PmcVqaSource(Source):
         rec = row.data
         options = [strip_letter(str(get(rec, f"Choice {x}"))) for x in "ABCD"]
         label = (rec.get("Answer_label") or "").strip()
-        answer = str(get(rec, "Answer")).strip()
+        answer = get_text(rec, "Answer")
         if label.upper() in LETTERS[:4] and label:
             letter = label.upper()
         elif len(answer) == 1 and answer.upper() in LETTERS[:4]:
@@ -150,7 +150,7 @@ class PmcVqaSource(Source):
         else:
             raise SourceError(f"answer {answer!r} matches no choice", "Answer_label")
         image = self.image_bytes(str(get(rec, "Figure_path")), "Figure_path")
-        question = str(get(rec, "Question")).strip()
+        question = get_text(rec, "Question")
         return [Sample(id=self.sample_id(row), source=self.name, kind="mcq", images=[image], options=options,
                        answer=letter, answer_type="mcq", messages=qa_turns(question, letter, "mcq", 1, options),
                        meta=self.provenance(row, question=question, figure=rec.get("Figure_path"),
