@@ -95,7 +95,7 @@ class _Deadline:
         self.timer.daemon = True
 
     def trace(self, event: str, info: dict) -> None:
-        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+        if event.endswith((".connect_tcp.complete", ".start_tls.complete")):  # direct, proxy or tunnel
             sock = info["return_value"].get_extra_info("socket")
             with self.lock:
                 self.sockets.append(sock)
