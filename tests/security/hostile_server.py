@@ -5,7 +5,6 @@ bytes it managed to send before the client hung up."""
 from __future__ import annotations
 
 import json
-import socket
 import socketserver
 import threading
 import time
@@ -82,9 +81,3 @@ def drip(data: bytes) -> Iterator[bytes]:
     for i in range(len(data)):
         yield data[i:i + 1]
 
-
-def no_server_port() -> int:
-    """A port nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

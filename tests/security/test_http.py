@@ -5,6 +5,7 @@ the size cap, and every broken reply is retried and then counted, never a crash.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -71,7 +72,7 @@ def test_a_dripping_server_is_cut_at_the_deadline(part):
         for _ in range(200):  # the handler notices the hang-up at its next write
             if server.sent:
                 break
-            __import__("time").sleep(0.05)
+            time.sleep(0.05)
     assert server.hung_up == [True] and server.sent[0] < len(whole)
 
 

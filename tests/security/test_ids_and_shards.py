@@ -5,7 +5,6 @@ manifest, bad shard members are skipped and counted by name, and checkpoints are
 from __future__ import annotations
 
 import ast
-import io
 import json
 import logging
 import tarfile
