@@ -25,10 +25,16 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from lingshu.curation.ops import Op
-from lingshu.data.shards import ShardWriter
+from lingshu.data.shards import ShardWriter, shard_key
 from lingshu.data.sources.base import Quarantine, Source
 
 FORMAT_VERSION = 1  # bump when the meaning of work files changes
+# Two samples of one source whose ids are equal, or equal once made shard keys (`a.b`, `a_b`), cannot
+# both live in the shards: the first in the global order is kept, later ones are dropped with this reason.
+DUPLICATE_ID = "duplicate_id"
+# A file name that is not UTF-8 reaches provenance as surrogates; in a JSON string they are written
+# as `\udcXX` escapes, which read back as the same surrogates.
+JSON_SURROGATES = "backslashreplace"
 
 
 def _jsonable(o: Any) -> Any:
@@ -110,12 +116,15 @@ def map_partition(cur: Curation, p: int) -> bool:
         sd = d / name
         sd.mkdir(parents=True)
         with ShardWriter(sd, prefix="staging", max_count=cur.shard_max_count, max_bytes=cur.shard_max_bytes) as w, \
-                open(sd / "records.jsonl", "w", encoding="utf-8") as f:
+                open(sd / "records.jsonl", "w", encoding="utf-8", errors=JSON_SURROGATES) as f:
             for index, sub, rec in src.records(p, cur.num_partitions):
                 line, sample = process(cur.ops, rec)
                 line["o"] = [index, sub]
                 if sample is not None:
-                    line["t"] = [p, *w.write(sample)]  # partition, staging shard, offset, length
+                    try:
+                        line["t"] = [p, *w.write(sample)]  # partition, staging shard, offset, length
+                    except (UnicodeEncodeError, TypeError, ValueError) as e:  # e.g. a file name that is not UTF-8
+                        line["v"] = [-1, "quarantine", f"cannot be written to a shard: {type(e).__name__}: {e}", None]
                 f.write(dumps(line) + "\n")
                 pending += 1
                 if cur.progress and pending >= 32:
@@ -244,27 +253,33 @@ def write_source(cur: Curation, name: str, removed: dict[tuple, list]) -> dict:
         stale.unlink(missing_ok=True)
     counts = {"read": 0, "kept": 0, "quarantined": 0,
               "dropped": {op.name: 0 for op in cur.ops}, "quarantined_by": {}}
+    written: set[str] = set()  # shard keys of the samples kept so far
     stage = StagedReader(cur, name)
     rejects_tmp = out / "rejects.jsonl.tmp"
     with ShardWriter(out, prefix="shard", max_count=cur.shard_max_count, max_bytes=cur.shard_max_bytes) as w, \
-            open(rejects_tmp, "w", encoding="utf-8") as rj:
+            open(rejects_tmp, "w", encoding="utf-8", errors=JSON_SURROGATES) as rj:
         for r in records(cur, name):
             counts["read"] += 1
             final = r["v"]
             dd = removed.get((name, *r["o"]))
             if dd is not None and (final is None or dd[0] < final[0]):
                 final = dd
+            key = shard_key(r["id"])
+            if final is None and key in written:  # a tar member would be overwritten: the later copy goes
+                final = [DUPLICATE_ID, "drop", f"duplicate id {r['id']!r}: a sample with shard key {key!r} "
+                                               f"was kept before it", None]
             if final is None:
                 w.write_span(stage.span(r["t"]))
+                written.add(key)
                 counts["kept"] += 1
                 continue
             k, action, reason, stat = final
-            op = cur.op_name(k)
+            op = k if k == DUPLICATE_ID else cur.op_name(k)
             if action == "quarantine":
                 counts["quarantined"] += 1
                 counts["quarantined_by"][op] = counts["quarantined_by"].get(op, 0) + 1
             else:
-                counts["dropped"][op] += 1
+                counts["dropped"][op] = counts["dropped"].get(op, 0) + 1
             rj.write(dumps({"id": r["id"], "source": name, "op": op, "action": action, "reason": reason,
                             "statistic": stat, "file": r.get("f"), "row": r.get("r"),
                             **({"field": r["field"]} if r.get("field") else {})}) + "\n")

@@ -19,7 +19,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from lingshu.data.shards import iter_tar_groups, list_shards, sample_from_parts
+from lingshu.data.shards import ShardGuard, ShardReadError, check_members, iter_tar_groups, list_shards, sample_from_parts
 from lingshu.schema import Sample
 from lingshu.training.stage import MixtureEntry
 
@@ -34,11 +34,19 @@ def resolve_shard_dir(curated_dir: str | Path, source: str) -> Path:
                             f"source={source} first, or set paths.curated_dir to where its shards are")
 
 
-def _raw_records(shard: Path) -> Iterator[tuple[dict, tuple]]:
+def _raw_records(shard: Path, guard: ShardGuard) -> Iterator[tuple[dict, tuple]]:
     """(header json, where its parts lie) per sample of one tar, in file order. Only the JSON is
-    read; image bytes are read by `_load` for the samples this rank and worker keep."""
+    read; image bytes are read by `_load` for the samples this rank and worker keep. A sample
+    whose members cannot be read is skipped (and counted) here, before any rank relies on it."""
     for key, members, tar in iter_tar_groups(shard):
-        header = json.loads(tar.extractfile(dict(members)["json"]).read())
+        try:
+            check_members(key, members, guard.max_member_bytes)
+            header = json.loads(tar.extractfile(dict(members)["json"]).read())
+            if not isinstance(header, dict) or not isinstance(header.get("id"), str) or "kind" not in header:
+                raise ShardReadError(f"{key}.json is not a sample header")
+        except (ShardReadError, ValueError) as e:
+            guard.skip(shard, key, e)
+            continue
         header["_key"] = key
         yield header, (shard, [(suffix, m.offset_data, m.size) for suffix, m in members])
 
@@ -57,13 +65,15 @@ class MixtureStream(IterableDataset):
     """Yields lists of `micro_batch_size` Samples (batched in the worker, collated there too)."""
 
     def __init__(self, shards: dict[str, list[Path]], mixture: list[MixtureEntry], seed: int,
-                 samples_per_epoch: int, micro_batch_size: int, shuffle_buffer: int = 1000):
+                 samples_per_epoch: int, micro_batch_size: int, shuffle_buffer: int = 1000,
+                 guard: ShardGuard | None = None):
         missing = {m.source for m in mixture} - set(shards)
         if missing:
             raise ValueError(f"mixture names sources with no shards: {sorted(missing)}")
         self.shards, self.seed = shards, seed
         self.mixture = {m.key: m for m in mixture}
         self.samples_per_epoch, self.micro_batch_size, self.shuffle_buffer = samples_per_epoch, micro_batch_size, shuffle_buffer
+        self.guard = guard or ShardGuard()
         self.epoch = 0
         self.start_batch = 0  # micro-batches this rank already consumed in `epoch` (resume)
         self.rank, self.world_size = 0, 1
@@ -81,7 +91,7 @@ class MixtureStream(IterableDataset):
             buffer: list = []
             found = False
             for shard in order:
-                for header, where in _raw_records(shard):
+                for header, where in _raw_records(shard, self.guard):
                     if not entry.accepts(header):
                         continue
                     found = True
@@ -160,20 +170,22 @@ class WithSampleIds:
 class ShardDataModule(EpochPositionDataModule):
     def __init__(self, curated_dir: str | Path, mixture: list[MixtureEntry], collate, seed: int,
                  micro_batch_size: int, samples_per_epoch: int | None = None, shuffle_buffer: int = 1000,
-                 num_workers: int = 0):
+                 num_workers: int = 0, guard: ShardGuard | None = None):
         super().__init__()
         self.shards = {m.source: list_shards(resolve_shard_dir(curated_dir, m.source)) for m in mixture}
         self.mixture = {m.key: m for m in mixture}
         self.collate, self.num_workers = collate, num_workers
+        self.guard = guard or ShardGuard()
         total = samples_per_epoch or self.count_matching()
-        self.train_set = MixtureStream(self.shards, mixture, seed, total, micro_batch_size, shuffle_buffer)
+        self.train_set = MixtureStream(self.shards, mixture, seed, total, micro_batch_size, shuffle_buffer,
+                                       ShardGuard(self.guard.max_bad_samples, self.guard.max_member_bytes))
 
     def count_matching(self) -> int:
         """Samples of the selected kinds across the mixture entries (headers only)."""
         n = 0
         for entry in self.mixture.values():
             n += sum(1 for s in self.shards[entry.source] if not entry.shards or fnmatch(s.name, entry.shards)
-                     for h, _ in _raw_records(s) if entry.accepts(h))
+                     for h, _ in _raw_records(s, self.guard) if entry.accepts(h))
         return n
 
     def setup(self, stage: str | None = None) -> None:

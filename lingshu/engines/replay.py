@@ -2,7 +2,9 @@
 
 Reads one or more JSONL files of `{"id": ..., "response": ...}` (lingshu's own predictions.jsonl
 qualifies). Requests are matched by the item id the evaluation runner attaches to each request
-(`request.id`), so the order of the file does not matter.
+(`request.id`), so the order of the file does not matter. An id must appear once: a second line
+with the same id and another response is an error naming both lines (an identical repeat, as when
+two copies of one run are read, is harmless and ignored).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class ReplayEngine:
         if not paths:
             raise ValueError("replay engine needs engine.path=/path/to/predictions.jsonl")
         self.responses: dict[str, str] = {}
+        self.where: dict[str, str] = {}  # id -> file:line it was read from
         for p in map(Path, paths):
             files = sorted(p.rglob("predictions.jsonl")) if p.is_dir() else [p]
             if not p.exists() or not files:
@@ -31,15 +34,26 @@ class ReplayEngine:
                 self._read(f)
 
     def _read(self, f: Path) -> None:
-        with f.open(encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
+        with f.open("rb") as fh:
+            for n, raw in enumerate(fh, 1):
+                if not raw.strip():
                     continue
+                where = f"{f}:{n}"
                 try:
-                    rec = json.loads(line)
-                    self.responses[str(rec["id"])] = rec.get("response") or ""
-                except (ValueError, KeyError) as e:
-                    raise ValueError(f"replay engine: {f}:{n} is not a {{'id', 'response'}} record ({e})") from None
+                    rec = json.loads(raw)
+                except ValueError as e:  # invalid UTF-8 or JSON
+                    raise ValueError(f"replay engine: {where} is not valid JSON ({e})") from None
+                if not isinstance(rec, dict) or "id" not in rec:
+                    raise ValueError(f"replay engine: {where} is not an {{'id', 'response'}} record")
+                response = rec.get("response")
+                if response is not None and not isinstance(response, str):
+                    raise ValueError(f"replay engine: {where}: response is a {type(response).__name__}, not text")
+                rid, response = str(rec["id"]), response or ""
+                if rid in self.responses and self.responses[rid] != response:
+                    raise ValueError(f"replay engine: id {rid!r} at {where} was already read at {self.where[rid]} "
+                                     f"with another response; keep one of them")
+                self.responses.setdefault(rid, response)
+                self.where.setdefault(rid, where)
 
     def describe(self) -> dict:
         return {"engine": "replay", "responses": len(self.responses)}

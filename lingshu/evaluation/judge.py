@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from lingshu.engines.base import GenerationRequest
-from lingshu.engines.openai import OpenAIEngine, RequestFailed
+from lingshu.engines.openai import MAX_RESPONSE_BYTES, OpenAIEngine, RequestFailed
 
 JUDGE_PROMPT = """You are grading an answer to a medical question.
 Decide whether the user's answer is correct, given the question and the standard answer. An answer
@@ -37,9 +39,10 @@ class LLMJudge:
     def __init__(self, model: str, base_url: str, api_key_env: str | None = "OPENAI_API_KEY",
                  concurrency: int = 32, timeout_s: float = 120.0, max_retries: int = 5, backoff_s: float = 1.0,
                  max_new_tokens: int = 512, correct_label: str = "0", cache_path: str | None = None,
-                 prompt: str = JUDGE_PROMPT):
+                 prompt: str = JUDGE_PROMPT, max_response_bytes: int = MAX_RESPONSE_BYTES):
         self.engine = OpenAIEngine(model=model, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
-                                   timeout_s=timeout_s, max_retries=max_retries, backoff_s=backoff_s)
+                                   timeout_s=timeout_s, max_retries=max_retries, backoff_s=backoff_s,
+                                   max_response_bytes=max_response_bytes)
         self.model = model
         self.prompt = prompt
         self.prompt_hash = hashlib.sha256(prompt.encode()).hexdigest()[:16]
@@ -49,10 +52,23 @@ class LLMJudge:
         self.cache: dict[str, dict[str, Any]] = {}
         self.cache_path = Path(cache_path) if cache_path else None
         if self.cache_path and self.cache_path.exists():
-            for line in self.cache_path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    rec = json.loads(line)
-                    self.cache[rec["key"]] = rec["verdict"]
+            self._load_cache()
+
+    def _load_cache(self) -> None:
+        """Verdicts from the cache file. A line that cannot be read (the last one, cut by a kill) is
+        skipped with a warning naming it: its verdict is simply asked again."""
+        bad = []
+        with self.cache_path.open("rb") as fh:
+            for n, raw in enumerate(fh, 1):
+                try:
+                    rec = json.loads(raw)
+                    self.cache[str(rec["key"])] = dict(rec["verdict"])
+                except (ValueError, KeyError, TypeError):
+                    if raw.strip():
+                        bad.append(n)
+        if bad:
+            warnings.warn(f"judge cache {self.cache_path}: line(s) {bad[:5]} unreadable, skipped "
+                          f"(their verdicts will be requested again)", stacklevel=2)
 
     def __repr__(self) -> str:
         return f"LLMJudge(model={self.model!r}, base_url={self.engine.base_url!r})"
@@ -97,6 +113,10 @@ class LLMJudge:
         if not self.cache_path or not fresh:
             return
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.cache_path.open("a", encoding="utf-8") as fh:
+        with self.cache_path.open("a+b") as fh:
+            if fh.tell():  # a line cut by a kill must not swallow the next one
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    fh.write(b"\n")
             for k, v in fresh:
-                fh.write(json.dumps({"key": k, "verdict": v}, ensure_ascii=False) + "\n")
+                fh.write((json.dumps({"key": k, "verdict": v}, ensure_ascii=False) + "\n").encode("utf-8"))

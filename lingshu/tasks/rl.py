@@ -114,7 +114,7 @@ def rl_stage(cfg, stage: GRPOConfig, init_from: str | None, node=None) -> dict:
                           f"stage.micro_batch_size={stage.micro_batch_size}")
     module = GRPOModule(model, processor, reward, stage, world_size=world, seed=cfg.seed)
     trainer.fit(module, datamodule=PromptDataModule(train, stage.prompts_per_step, cfg.seed),
-                ckpt_path=resume_path(ckpt_dir))
+                ckpt_path=resume_path(ckpt_dir), weights_only=True)
     after = measure_heldout(model, processor, reward, heldout, stage, cfg.seed) if heldout else None
     result = {"hf": str(out_dir / "hf"), "steps": trainer.global_step, "prompts": counts,
               "heldout_before": before, "heldout_after": after}

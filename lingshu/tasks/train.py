@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor
 
 from lingshu.data.collate import SFTCollator
 from lingshu.data.datamodule import ShardDataModule
+from lingshu.data.shards import ShardGuard
 from lingshu.models.export import export_trained
 from lingshu.models.lora import merge_lora
 from lingshu.plots import plot_curves
@@ -47,7 +48,8 @@ def train_stage(cfg, stage: Stage, init_from: str | None, node=None) -> dict:
     model, processor = backbone.build(init_from, seed=cfg.seed)
     collate = SFTCollator(processor, stage.max_seq_len, stage.packing)
     dm = ShardDataModule(cfg.paths.curated_dir, stage.data.mixture, collate, cfg.seed, stage.micro_batch_size,
-                         stage.data.samples_per_epoch, stage.data.shuffle_buffer, stage.data.num_workers)
+                         stage.data.samples_per_epoch, stage.data.shuffle_buffer, stage.data.num_workers,
+                         ShardGuard(stage.data.max_bad_samples, stage.data.max_member_bytes))
     ckpt_dir = checkpoint_dir(out_dir, key) if is_rank_zero() else out_dir / "checkpoints"
     callbacks = [last_checkpoint(ckpt_dir, cfg.checkpoint.every_n_steps), LearningRateMonitor(logging_interval="step"),
                  Throughput(model.config.image_token_id, cfg.perf.peak_tflops)]
@@ -58,7 +60,7 @@ def train_stage(cfg, stage: Stage, init_from: str | None, node=None) -> dict:
                           default_root_dir=str(out_dir), logger=loggers(cfg, out_dir), callbacks=callbacks,
                           plugins=[AtomicCheckpointIO()])
     fit_strategy(trainer.strategy, stage)
-    trainer.fit(SFTModule(model, stage), datamodule=dm, ckpt_path=resume_path(ckpt_dir))
+    trainer.fit(SFTModule(model, stage), datamodule=dm, ckpt_path=resume_path(ckpt_dir), weights_only=True)
     result = {"stage": stage.name, "hf": str(out_dir / "hf"), "steps": trainer.global_step,
               "dropped_too_long": collate.dropped_too_long}
     merge_lora(model)  # adapters folded into the base weights: hf/ loads without peft

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 
+from lingshu.data.shards import MAX_BAD_SAMPLES, MAX_MEMBER_BYTES
 from lingshu.models.lora import LoraSpec
 
 MODULES = ("vision", "projector", "llm")
@@ -36,6 +37,8 @@ class StageData:
     samples_per_epoch: int | None = None  # None: every matching sample once per epoch
     shuffle_buffer: int = 1000
     num_workers: int = 0
+    max_bad_samples: int = MAX_BAD_SAMPLES  # unreadable shard samples skipped (each logged) before training stops
+    max_member_bytes: int = MAX_MEMBER_BYTES  # a shard member (JSON or image) larger than this is not read
 
 
 @dataclass

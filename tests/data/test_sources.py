@@ -351,13 +351,17 @@ def test_missing_path_names_the_source_and_the_fix(cls, tmp_path):
 def test_json_arrays_stream_across_chunks():
     import io
 
-    from lingshu.data.sources.base import SourceError, _json_array
+    from lingshu.data.sources.base import SourceError
+    from lingshu.data.sources.records import _json_items
+
+    def items(text: str, chunk: int = 1 << 20) -> list:
+        return [v for _, v in _json_items(io.BytesIO(text.encode()), 1 << 20, chunk)]
 
     data = [{"id": i, "text": "x]" * (i % 50), "n": [12345, {"a": "]"}]} for i in range(300)] + [1234567]
-    assert list(_json_array(io.StringIO(json.dumps(data, indent=1)), chunk=64)) == data
-    assert list(_json_array(io.StringIO(" [ ] "))) == []
-    with pytest.raises(SourceError, match="truncated"):
-        list(_json_array(io.StringIO('[{"a": 1}, {"b": '), chunk=8))
+    assert items(json.dumps(data, indent=1), chunk=64) == data
+    assert items(" [ ] ") == []
+    out = items('[{"a": 1}, {"b": ', chunk=8)
+    assert out[0] == {"a": 1} and isinstance(out[1], SourceError) and "ends inside item 1" in str(out[1])
 
 
 def test_parquet_partitions_take_whole_row_groups(tmp_path):

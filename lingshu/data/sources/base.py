@@ -8,8 +8,6 @@ names the file, row and field, so no record is ever lost silently.
 
 from __future__ import annotations
 
-import csv
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -18,6 +16,10 @@ from lingshu.evaluation.prompts import build_prompt
 from lingshu.schema import IMAGE_TOKEN, BenchmarkItem, Sample
 
 SOURCE_KINDS = ("caption", "instruction")
+# Size limits, each checked before the bytes are read (all overridable per source):
+MAX_RECORD_BYTES = 16 << 20  # one JSON item, JSON line or CSV row
+MAX_TEXT_BYTES = 1 << 20  # one turn's text, or a caption file
+MAX_FILE_BYTES = 64 << 20  # one image (or mask) file
 
 
 @dataclass
@@ -62,77 +64,6 @@ def check_path(name: str, path: Any, what: str = "path") -> Path:
     return p
 
 
-def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f):
-            if not line.strip():
-                continue
-            try:
-                yield i, json.loads(line)
-            except json.JSONDecodeError as e:
-                yield i, SourceError(f"invalid JSON: {e}")
-
-
-def _json_array(f, chunk: int = 1 << 20) -> Iterator[Any]:
-    """The items of a top-level JSON array, decoded one at a time: a multi-GB LLaVA file never sits
-    whole in memory."""
-    decoder, buf, pos = json.JSONDecoder(), "", 0
-    while True:
-        while pos < len(buf) and buf[pos] in " \t\r\n,[":
-            pos += 1
-        if pos < len(buf) and buf[pos] == "]":
-            return
-        try:
-            if pos == len(buf):
-                raise json.JSONDecodeError("need more data", buf, pos)
-            item, end = decoder.raw_decode(buf, pos)
-            if end == len(buf):  # a number cut at the chunk's end would decode short: read on
-                raise json.JSONDecodeError("need more data", buf, pos)
-            pos = end
-        except json.JSONDecodeError:
-            more = f.read(chunk)
-            if not more:
-                if buf[pos:].strip():
-                    raise SourceError(f"truncated JSON array near {buf[pos:pos + 80]!r}") from None
-                return
-            buf, pos = buf[pos:] + more, 0
-            continue
-        yield item
-
-
-def read_records(path: Path) -> Iterator[tuple[int, Any]]:
-    """(row, record) from JSON Lines (a bad line yields its error), a JSON array (streamed), or a
-    JSON object of id -> record (PubMedQA), whose records carry their key as `_key`."""
-    if path.suffix == ".jsonl":
-        yield from _json_lines(path)
-        return
-    with open(path, encoding="utf-8") as f:
-        head = f.read(4096).lstrip()
-    if head.startswith("["):
-        with open(path, encoding="utf-8") as f:
-            yield from enumerate(_json_array(f))
-        return
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        if "Extra data" not in str(e):
-            raise SourceError(f"{path}: invalid JSON: {e}") from None
-        yield from _json_lines(path)  # JSON Lines under a .json name (MedMCQA)
-        return
-    if isinstance(data, dict):
-        data = [dict(v, _key=k) if isinstance(v, dict) else v for k, v in data.items()]
-    yield from enumerate(data)
-
-
-def read_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel-written CSVs start with a BOM
-        yield from enumerate(csv.DictReader(f, delimiter="\t" if path.suffix == ".tsv" else ","))
-
-
-def read_table(path: Path) -> Iterator[tuple[int, Any]]:
-    return read_csv(path) if path.suffix in (".csv", ".tsv") else read_records(path)
-
-
 def data_files(name: str, path: Path, suffixes: tuple[str, ...], split: str | None = None) -> list[Path]:
     """`path` itself, or the files with these suffixes under it (only the split's when one is set)."""
     if path.is_file():
@@ -157,6 +88,15 @@ def get(record: Any, field: str, required: bool = True, default: Any = None) -> 
             raise SourceError(f"missing field {field!r}", field)
         return default
     return value
+
+
+def get_text(record: Any, field: str, required: bool = True, default: str = "") -> str:
+    """A text field, stripped (a number or boolean is read as its text); an object or list there is a
+    SourceError, not its Python repr."""
+    value = get(record, field, required, default)
+    if not isinstance(value, (str, int, float)):  # bool is an int
+        raise SourceError(f"field {field!r} is a {type(value).__name__}, not text", field)
+    return str(value).strip()
 
 
 def with_placeholders(text: str, n_images: int) -> str:
@@ -191,17 +131,22 @@ class Source:
     """Base reader. Subclasses set `default_name` and implement `rows()` and `to_samples()`."""
 
     default_name = "source"
+    max_record_bytes, max_text_bytes, max_file_bytes = MAX_RECORD_BYTES, MAX_TEXT_BYTES, MAX_FILE_BYTES
 
     def __init__(self, path: Any = None, kind: str = "instruction", split: str | None = None,
                  name: str | None = None, image_root: str | None = None, priority: int = 0,
-                 limit: int | None = None):
+                 limit: int | None = None, allow_outside_root: bool = False,
+                 max_record_bytes: int = MAX_RECORD_BYTES, max_text_bytes: int = MAX_TEXT_BYTES,
+                 max_file_bytes: int = MAX_FILE_BYTES):
         self.name = name or self.default_name
         self.path = check_path(self.name, path)
         if kind not in SOURCE_KINDS:
             raise ValueError(f"source {self.name}: kind must be one of {SOURCE_KINDS}, got {kind!r}")
         self.kind, self.split, self.priority, self.limit = kind, split, priority, limit
-        base = self.path if self.path.is_dir() else self.path.parent
-        self.image_root = check_path(self.name, image_root, "image_root") if image_root else base
+        self.base_dir = self.path if self.path.is_dir() else self.path.parent
+        self.image_root = check_path(self.name, image_root, "image_root") if image_root else self.base_dir
+        self.allow_outside_root = allow_outside_root
+        self.max_record_bytes, self.max_text_bytes, self.max_file_bytes = max_record_bytes, max_text_bytes, max_file_bytes
 
     # -- to implement -------------------------------------------------------------------------
     def rows(self) -> Iterable[Row]:
@@ -228,6 +173,8 @@ class Source:
                 if isinstance(row.data, Exception):
                     raise row.data
                 out = self.to_samples(row)
+                for sample in out:
+                    self.check_text(sample)
             except Exception as e:  # any failure of one record is recorded, never fatal
                 field = getattr(e, "field", None) or (str(e.args[0]) if isinstance(e, KeyError) else None)
                 reason = str(e) if isinstance(e, SourceError) else f"{type(e).__name__}: {e}"
@@ -239,14 +186,55 @@ class Source:
     def __iter__(self) -> Iterator[Sample | Quarantine]:
         return (rec for _, _, rec in self.records())
 
-    def image_bytes(self, rel: str, field: str = "image", root: Path | None = None) -> bytes:
+    def check_text(self, sample: Sample) -> None:
+        """Each turn's text must be encodable (a JSON `\\udcff` escape decodes to a lone surrogate,
+        which no shard can hold) and within `max_text_bytes`."""
+        for i, turn in enumerate(sample.messages):
+            try:
+                n = len(turn["content"].encode("utf-8"))
+            except UnicodeEncodeError as e:
+                raise SourceError(f"text holds an unpaired surrogate {turn['content'][e.start]!r} at character "
+                                  f"{e.start}", f"messages[{i}]") from None
+            if n > self.max_text_bytes:
+                raise SourceError(f"text of {n} bytes is over max_text_bytes {self.max_text_bytes}", f"messages[{i}]")
+
+    def resolve(self, rel: str | Path, field: str, root: Path | None = None) -> Path:
+        """A file a record names, made absolute against `root` (default: image_root). Unless the
+        source sets `allow_outside_root`, it must lie inside image_root or the source's folder
+        once symlinks are resolved: a record cannot make lingshu read /etc/passwd."""
         p = Path(rel)
         if not p.is_absolute():
-            p = (root or self.image_root) / rel
+            p = (root or self.image_root) / p
+        if not self.allow_outside_root:
+            real = p.resolve()
+            roots = {self.image_root.resolve(), self.base_dir.resolve(), *([root.resolve()] if root else [])}
+            if not any(real.is_relative_to(r) for r in roots):
+                raise SourceError(f"{field} path {str(rel)!r} resolves to {real}, outside the source's root "
+                                  f"{self.image_root} (set allow_outside_root: true to allow it)", field)
+        return p
+
+    def read_file(self, p: Path, field: str, limit: int, limit_name: str) -> bytes:
+        """A file's bytes, its size checked before reading."""
         try:
+            size = p.stat().st_size
+            if size > limit:
+                raise SourceError(f"{p} is {size} bytes, over {limit_name} {limit}; not read", field)
             return p.read_bytes()
         except OSError:
-            raise SourceError(f"missing image {p}", field) from None
+            raise SourceError(f"missing or unreadable file {p}", field) from None
+
+    def image_bytes(self, rel: str, field: str = "image", root: Path | None = None) -> bytes:
+        return self.read_file(self.resolve(rel, field, root), field, self.max_file_bytes, "max_file_bytes")
+
+    def text_file(self, rel: str | Path, field: str) -> str:
+        """A text file (a sidecar caption), size-checked and contained like images; bytes that are not
+        UTF-8 are a SourceError naming the byte."""
+        p = self.resolve(rel, field)
+        data = self.read_file(p, field, self.max_text_bytes, "max_text_bytes")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise SourceError(f"{p}: invalid UTF-8 at byte {e.start}", field) from None
 
     def sample_id(self, row: Row) -> str:
         """`<source>-<original id>`, or `<source>-<file stem>-<row>` when the record has none."""

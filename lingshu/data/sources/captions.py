@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, read_table
+from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, get_text
+from lingshu.data.sources.records import read_table
 from lingshu.schema import Sample
 
 CAPTION_PROMPT = "Describe the image briefly."  # the demo corpus asks the same
@@ -26,12 +27,14 @@ class CaptionPairsSource(Source):
 
     def rows(self) -> Iterator[Row]:
         for file in self.files:
-            for line, rec in read_table(file):
+            for line, rec in read_table(file, self.max_record_bytes):
                 rid = rec.get(self.id_column) if self.id_column and isinstance(rec, dict) else None
+                if self.id_column and isinstance(rec, dict) and rid in (None, ""):  # no silent fallback id
+                    rec = SourceError(f"missing id field {self.id_column!r}", self.id_column)
                 yield Row(str(file), line, rec, None if rid in (None, "") else str(rid))
 
     def to_samples(self, row: Row) -> list[Sample]:
-        caption = str(get(row.data, self.caption_column)).strip()
+        caption = get_text(row.data, self.caption_column)
         image = self.image_bytes(str(get(row.data, self.image_column)) + self.image_suffix, self.image_column)
         return [Sample(id=self.sample_id(row), source=self.name, kind="caption", images=[image],
                        messages=chat(self.prompt, caption, 1), meta=self.provenance(row))]
@@ -58,7 +61,7 @@ class ImageFolderSource(Source):
         sidecar = image_path.with_suffix(self.caption_suffix)
         if not sidecar.exists():
             raise SourceError(f"no caption file {sidecar}", "caption")
-        caption = sidecar.read_text(encoding="utf-8").strip()
+        caption = self.text_file(sidecar, "caption").strip()
         if not caption:
             raise SourceError(f"empty caption file {sidecar}", "caption")
         return [Sample(id=self.sample_id(row), source=self.name, kind="caption",

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from lingshu.data.sources.base import Row, Source, SourceError, data_files, get, read_records, with_placeholders
+from lingshu.data.sources.base import Row, Source, SourceError, data_files, get, with_placeholders
+from lingshu.data.sources.records import read_records
 from lingshu.schema import IMAGE_TOKEN, Sample
 
 ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "model": "assistant",
@@ -58,7 +59,7 @@ class ConversationSource(Source):
 
     def rows(self) -> Iterator[Row]:
         for file in self.files:
-            for line, rec in read_records(file):
+            for line, rec in read_records(file, self.max_record_bytes):
                 rid = rec.get("id") if isinstance(rec, dict) else None
                 yield Row(str(file), line, rec, None if rid is None else str(rid))
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from lingshu.data.sources.base import Row, Source, SourceError, chat, check_path, get, read_csv
+from lingshu.data.sources.base import Row, Source, SourceError, chat, check_path, get, get_text
+from lingshu.data.sources.records import read_csv
 from lingshu.data.sources.captions import IMAGE_SUFFIXES
 from lingshu.schema import Sample
 
@@ -26,7 +27,7 @@ class LabelledImagesSource(Source):
 
     def rows(self) -> Iterator[Row]:
         if self.labels_file:
-            for line, rec in read_csv(self.labels_file):
+            for line, rec in read_csv(self.labels_file, self.max_record_bytes):
                 yield Row(str(self.labels_file), line, rec)
             return
         files = sorted(p for p in self.path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
@@ -42,14 +43,14 @@ class LabelledImagesSource(Source):
     def to_samples(self, row: Row) -> list[Sample]:
         rec = row.data
         rel = str(get(rec, self.image_column))
-        label = str(get(rec, self.label_column)).strip()
+        label = get_text(rec, self.label_column)
         mask = None
         if self.mask_column and rec.get(self.mask_column):
             mask = str(rec[self.mask_column])
         elif self.mask_dir is not None:
             candidates = sorted(self.mask_dir.glob(str(Path(rel).with_suffix(".*"))))
             mask = str(candidates[0]) if candidates else None
-        if mask is not None and not (self.path / mask).exists():
+        if mask is not None and not self.resolve(mask, self.mask_column or "mask", self.path).exists():
             raise SourceError(f"missing mask {self.path / mask}", self.mask_column or "mask")
         return [Sample(id=self.sample_id(row), source=self.name, kind="vqa", images=[self.image_bytes(rel, self.image_column)],
                        messages=chat(self.question, label, 1), answer=label, answer_type="open",

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import pyarrow.parquet as pq
 
-from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, qa_turns
+from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, get_text, qa_turns
 from lingshu.data.sources.captions import CAPTION_PROMPT
 from lingshu.schema import LETTERS, Sample
 
@@ -38,6 +38,7 @@ class ParquetSource(Source):
         index = group = 0
         for file in self.files:
             pf, line = pq.ParquetFile(file), 0
+            self.check_columns(file, pf.schema_arrow.names)
             for g in range(pf.num_row_groups):
                 n = pf.metadata.row_group(g).num_rows
                 if group % num_partitions == partition:
@@ -48,6 +49,16 @@ class ParquetSource(Source):
                             yield index + i, Row(str(file), line + i, rec, None if rid is None else str(rid))
                             i += 1
                 index, line, group = index + n, line + n, group + 1
+
+    def check_columns(self, file: Any, names: list[str]) -> None:
+        """A configured column the file lacks is an error, never a silent text-only sample."""
+        knobs = {"image_column": self.image_column, "id_column": self.id_column, "options_column": self.options_column,
+                 **({"caption_column": self.caption_column} if self.caption_column else
+                    {"question_column": self.question_column, "answer_column": self.answer_column})}
+        for knob, column in knobs.items():
+            if column and column not in names:
+                raise ValueError(f"source {self.name}: {file} row 0: no column {column!r} (columns: {', '.join(names)}); "
+                                 f"set source.{self.name}.{knob}=<column> (or null if the data has none)")
 
     def images(self, value: Any) -> list[bytes]:
         if value is None:
@@ -70,9 +81,9 @@ class ParquetSource(Source):
         sid, meta = self.sample_id(row), self.provenance(row)
         if self.caption_column:
             return [Sample(id=sid, source=self.name, kind="caption", images=images, meta=meta,
-                           messages=chat(self.prompt, str(get(rec, self.caption_column)).strip(), len(images)))]
-        question = str(get(rec, self.question_column)).strip()
-        answer = str(get(rec, self.answer_column)).strip()
+                           messages=chat(self.prompt, get_text(rec, self.caption_column), len(images)))]
+        question = get_text(rec, self.question_column)
+        answer = get_text(rec, self.answer_column)
         meta["question"] = question
         if self.options_column:
             options = [str(o) for o in get(rec, self.options_column)]

@@ -10,12 +10,16 @@ findings as captions).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Iterator
 
-from lingshu.data.sources.base import Row, Source, SourceError, chat, check_path, data_files, get, read_records
+from lingshu.data.sources.base import Row, Source, SourceError, chat, check_path, data_files, get, get_text
+from lingshu.data.sources.records import read_records
 from lingshu.data.sources.conversation import image_list
 from lingshu.evaluation.prompts import REPORT_PROMPT  # train on the request evaluation makes
 from lingshu.schema import Sample
+
+_INVALID_UTF8 = re.compile("[\udc80-\udcff]")
 SPLITS = {"train": "train", "val": "val", "validation": "val", "validate": "val", "test": "test"}
 
 
@@ -48,12 +52,21 @@ class R2GenSource(_ReportSource):
         self.file = self.path if self.path.is_file() else check_path(self.name, self.path / "annotation.json")
 
     def rows(self) -> Iterator[Row]:
-        records = json.loads(self.file.read_text(encoding="utf-8")).get(SPLITS[self.split], [])
-        for line, rec in enumerate(records):
+        # One JSON object of split lists: read whole. Bytes that are not UTF-8 become surrogates, so
+        # the record holding one is quarantined and the others are kept.
+        try:
+            data = json.loads(self.file.read_bytes().decode("utf-8", "surrogateescape"))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"source {self.name}: {self.file} is not valid JSON ({e})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"source {self.name}: {self.file} is not an object of split -> records")
+        for line, rec in enumerate(data.get(SPLITS[self.split]) or []):
+            if _INVALID_UTF8.search(json.dumps(rec, ensure_ascii=False)):
+                rec = SourceError("invalid UTF-8 in this record")
             yield Row(str(self.file), line, rec, str(rec.get("id")) if isinstance(rec, dict) else None)
 
     def to_samples(self, row: Row) -> list[Sample]:
-        report = str(get(row.data, "report")).strip()
+        report = get_text(row.data, "report")
         return [self.report_sample(row, report, image_list(get(row.data, "image_path")), "image_path")]
 
 
@@ -66,15 +79,15 @@ class ReportJsonSource(_ReportSource):
 
     def rows(self) -> Iterator[Row]:
         for file in self.files:
-            for line, rec in read_records(file):
+            for line, rec in read_records(file, self.max_record_bytes):
                 if self.split and isinstance(rec, dict) and rec.get("split") not in (None, self.split):
                     continue
                 yield Row(str(file), line, rec, str(rec.get("id")) if isinstance(rec, dict) and "id" in rec else None)
 
     def to_samples(self, row: Row) -> list[Sample]:
         rec = row.data
-        findings = str(get(rec, "findings", required=False, default="")).strip()
-        impression = str(get(rec, "impression", required=False, default="")).strip()
+        findings = get_text(rec, "findings", required=False)
+        impression = get_text(rec, "impression", required=False)
         if not findings and not impression:
             raise SourceError("neither findings nor impression", "findings")
         if self.kind == "caption":  # a caption is the findings alone (paper, MIMIC-CXR)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, qa_turns, read_records
+from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, get_text, qa_turns
+from lingshu.data.sources.records import read_records
 from lingshu.schema import LETTERS, Sample
 
 
@@ -24,7 +25,7 @@ class _RecordsSource(Source):
 
     def rows(self) -> Iterator[Row]:
         for file in self.files:
-            for line, rec in read_records(file):
+            for line, rec in read_records(file, self.max_record_bytes):
                 rid = rec.get(self.id_field) if isinstance(rec, dict) else None
                 yield Row(str(file), line, rec, None if rid in (None, "") else str(rid))
 
@@ -45,10 +46,10 @@ class MedQASource(_RecordsSource):
             raise SourceError("options must be an object of letter -> text", "options")
         letters = sorted(opts)
         options = [str(opts[k]).strip() for k in letters]
-        idx = str(get(rec, "answer_idx")).strip().upper()
+        idx = get_text(rec, "answer_idx").upper()
         if idx not in letters:
             raise SourceError(f"answer_idx {idx!r} is not one of {letters}", "answer_idx")
-        return [self.mcq(row, str(get(rec, "question")).strip(), options, LETTERS[letters.index(idx)],
+        return [self.mcq(row, get_text(rec, "question"), options, LETTERS[letters.index(idx)],
                          meta_info=rec.get("meta_info"))]
 
 
@@ -61,14 +62,14 @@ class MedMCQASource(_RecordsSource):
 
     def to_samples(self, row: Row) -> list[Sample]:
         rec = row.data
-        options = [str(get(rec, f"op{x}")).strip() for x in "abcd"]
+        options = [get_text(rec, f"op{x}") for x in "abcd"]
         try:
             cop = int(get(rec, "cop")) - self.cop_base
         except (TypeError, ValueError):
             raise SourceError(f"cop {rec.get('cop')!r} is not a number", "cop") from None
         if not 0 <= cop < 4:
             raise SourceError(f"cop {rec.get('cop')!r} names no option (test split has no answers)", "cop")
-        return [self.mcq(row, str(get(rec, "question")).strip(), options, LETTERS[cop],
+        return [self.mcq(row, get_text(rec, "question"), options, LETTERS[cop],
                          subject=rec.get("subject_name"), topic=rec.get("topic_name"), explanation=rec.get("exp"))]
 
 
@@ -83,10 +84,10 @@ class PubMedQASource(_RecordsSource):
         rec = row.data
         contexts = get(rec, "CONTEXTS")
         context = "\n".join(str(c).strip() for c in contexts) if isinstance(contexts, list) else str(contexts)
-        decision = str(get(rec, "final_decision")).strip().lower()
+        decision = get_text(rec, "final_decision").lower()
         if decision not in self.OPTIONS:
             raise SourceError(f"final_decision {decision!r} is not yes/no/maybe", "final_decision")
-        return [self.mcq(row, str(get(rec, "QUESTION")).strip(), list(self.OPTIONS),
+        return [self.mcq(row, get_text(rec, "QUESTION"), list(self.OPTIONS),
                          LETTERS[self.OPTIONS.index(decision)], context=context,
                          long_answer=rec.get("LONG_ANSWER"), year=rec.get("YEAR"))]
 
@@ -96,9 +97,9 @@ class InstructionJsonlSource(_RecordsSource):
 
     def to_samples(self, row: Row) -> list[Sample]:
         rec = row.data
-        prompt = str(get(rec, "instruction")).strip()
-        extra = str(get(rec, "input", required=False, default="")).strip()
-        output = str(get(rec, "output")).strip()
+        prompt = get_text(rec, "instruction")
+        extra = get_text(rec, "input", required=False, default="")
+        output = get_text(rec, "output")
         return [Sample(id=self.sample_id(row), source=self.name, kind="text",
                        messages=chat(f"{prompt}\n\n{extra}" if extra else prompt, output), answer=output,
                        meta=self.provenance(row))]

@@ -16,7 +16,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from lingshu.data.sources.base import Row, Source, SourceError, check_path, get, qa_turns, read_csv, read_records
+from lingshu.data.sources.base import Row, Source, SourceError, check_path, get, get_text, qa_turns
+from lingshu.data.sources.records import read_csv, read_records
 from lingshu.schema import LETTERS, Sample
 
 ANSWER_TYPES = {"CLOSED": "closed", "OPEN": "open"}
@@ -52,7 +53,7 @@ class VqaRadSource(Source):
             self.image_root = first_existing(self.name, base, [self.IMAGES, "images"], "VQA-RAD")
 
     def rows(self) -> Iterator[Row]:
-        for line, rec in read_records(self.annotation):
+        for line, rec in read_records(self.annotation, self.max_record_bytes):
             is_test = isinstance(rec, dict) and str(rec.get("phrase_type", "")).startswith("test")
             if is_test == (self.split == "test"):
                 yield Row(str(self.annotation), line, rec, str(rec.get("qid")) if isinstance(rec, dict) else None)
@@ -60,7 +61,7 @@ class VqaRadSource(Source):
     def to_samples(self, row: Row) -> list[Sample]:
         rec = row.data
         image = self.image_bytes(str(get(rec, "image_name")), "image_name")
-        answer, question = str(get(rec, "answer")).strip(), str(get(rec, "question")).strip()
+        answer, question = get_text(rec, "answer"), get_text(rec, "question")
         atype = answer_type(get(rec, "answer_type"))
         meta = self.provenance(row, question=question, image_name=rec.get("image_name"),
                                question_type=rec.get("question_type"), image_organ=rec.get("image_organ"),
@@ -85,7 +86,7 @@ class SlakeSource(Source):
             self.image_root = first_existing(self.name, self.path, ["imgs"], "SLAKE")
 
     def rows(self) -> Iterator[Row]:
-        for line, rec in read_records(self.file):
+        for line, rec in read_records(self.file, self.max_record_bytes):
             if isinstance(rec, dict) and rec.get("q_lang", "en") not in self.languages:
                 continue
             yield Row(str(self.file), line, rec, str(rec.get("qid")) if isinstance(rec, dict) else None)
@@ -96,7 +97,7 @@ class SlakeSource(Source):
     def to_samples(self, row: Row) -> list[Sample]:
         rec = row.data
         image = self.image_bytes(str(get(rec, "img_name")), "img_name")
-        answer, question = str(get(rec, "answer")).strip(), str(get(rec, "question")).strip()
+        answer, question = get_text(rec, "answer"), get_text(rec, "question")
         atype = answer_type(get(rec, "answer_type"))
         meta = self.provenance(row, question=question, img_id=rec.get("img_id"), img_name=rec.get("img_name"),
                                q_lang=rec.get("q_lang"), location=rec.get("location"),
@@ -132,14 +133,14 @@ class PmcVqaSource(Source):
             self.image_root = next((base / d for d in ("figures", "images") if (base / d).is_dir()), base)
 
     def rows(self) -> Iterator[Row]:
-        for line, rec in read_csv(self.file):
+        for line, rec in read_csv(self.file, self.max_record_bytes):
             yield Row(str(self.file), line, rec, rec.get("index") or None)
 
     def to_samples(self, row: Row) -> list[Sample]:
         rec = row.data
         options = [strip_letter(str(get(rec, f"Choice {x}"))) for x in "ABCD"]
         label = (rec.get("Answer_label") or "").strip()
-        answer = str(get(rec, "Answer")).strip()
+        answer = get_text(rec, "Answer")
         if label.upper() in LETTERS[:4] and label:
             letter = label.upper()
         elif len(answer) == 1 and answer.upper() in LETTERS[:4]:
@@ -149,7 +150,7 @@ class PmcVqaSource(Source):
         else:
             raise SourceError(f"answer {answer!r} matches no choice", "Answer_label")
         image = self.image_bytes(str(get(rec, "Figure_path")), "Figure_path")
-        question = str(get(rec, "Question")).strip()
+        question = get_text(rec, "Question")
         return [Sample(id=self.sample_id(row), source=self.name, kind="mcq", images=[image], options=options,
                        answer=letter, answer_type="mcq", messages=qa_turns(question, letter, "mcq", 1, options),
                        meta=self.provenance(row, question=question, figure=rec.get("Figure_path"),
