@@ -122,3 +122,114 @@ def yes_no_verdict(answer: str, response: str | None) -> tuple[bool, str]:
         text = boxed
     head = text.lower().strip().split(".")[0]
     return head == answer.lower().strip(), head
+
+
+def report_reference(findings: str | None, impression: str | None) -> str:
+    """MedEvalKit's golden report (note the trailing period)."""
+    return f"Findings: {findings} Impression: {impression}."
+
+
+def report_tokens(text: str) -> list[str]:
+    """MedEvalKit's report tokens: lower case, '.' -> ' .', split on single spaces, empties dropped."""
+    return [t for t in str(text).lower().replace(".", " .").split(" ") if t != ""]
+
+
+def cider(hyps: list[list[str]], refs: list[list[str]], n: int = 4) -> float:
+    """CIDEr as `cidereval` defines it (not CIDEr-D: no length penalty, no clipping), one reference
+    per hypothesis, document frequencies from these references ("corpus" mode), x10 per item, mean."""
+    import math
+    from collections import Counter
+
+    def grams(toks: list[str]) -> Counter:
+        return Counter(tuple(toks[i:i + k]) for k in range(1, n + 1) for i in range(len(toks) - k + 1))
+
+    ref_grams = [grams(r) for r in refs]
+    df: Counter = Counter()
+    for g in ref_grams:
+        df.update(g.keys())
+    log_n = math.log(float(len(refs)))
+
+    def vec(g: Counter) -> tuple[list[dict], list[float]]:
+        v: list[dict] = [{} for _ in range(n)]
+        norm = [0.0] * n
+        for gram, tf in g.items():
+            w = tf * (log_n - math.log(max(1.0, df[gram])))
+            v[len(gram) - 1][gram] = w
+            norm[len(gram) - 1] += w * w
+        return v, [math.sqrt(x) for x in norm]
+
+    scores = []
+    for h, rg in zip(hyps, ref_grams):
+        vh, nh = vec(grams(h))
+        vr, nr = vec(rg)
+        sims = []
+        for k in range(n):
+            dot = sum(w * vr[k].get(gram, 0.0) for gram, w in vh[k].items())
+            sims.append(dot / (nh[k] * nr[k]) if nh[k] and nr[k] else dot)
+        scores.append(10.0 * sum(sims) / n)
+    return sum(scores) / len(scores) if scores else 0.0
+
+
+def _meteor_scorer():
+    """NLTK's single_meteor_score when its WordNet data is installed locally, else None."""
+    try:
+        from nltk.corpus import wordnet
+        from nltk.translate.meteor_score import single_meteor_score
+        wordnet.ensure_loaded()
+    except (ImportError, LookupError):
+        return None
+    return single_meteor_score
+
+
+def report_scores(hyps: list[str | None], refs: list[str]) -> dict[str, float | None]:
+    """MedEvalKit's `cal_report_metrics.py`, x100: per-report NLTK sentence BLEU-1..4, `rouge` 1.0.1
+    ROUGE-1/2/L F and NLTK METEOR, summed over non-empty responses and divided by all reports;
+    CIDEr over the non-empty responses only. METEOR is None without NLTK's WordNet data."""
+    import warnings
+
+    from nltk.translate.bleu_score import sentence_bleu
+    from rouge import Rouge
+
+    meteor = _meteor_scorer()
+    scorer = Rouge()
+    weights = {1: [1], 2: [0.5, 0.5], 3: [1 / 3] * 3, 4: [0.25] * 4}
+    tot = dict.fromkeys(["bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_1", "rouge_2", "rouge_l", "meteor"], 0.0)
+    kept_h, kept_r = [], []  # the non-empty responses and their references, for CIDEr
+    for hyp, ref in zip(hyps, refs):
+        if not hyp or not hyp.strip():  # MedEvalKit skips "" (and its rouge call fails on blanks)
+            continue
+        th, tr = report_tokens(hyp), report_tokens(ref)
+        kept_h.append(hyp.lower())
+        kept_r.append(ref.lower())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NLTK warns on every zero n-gram overlap
+            for k, w in weights.items():
+                tot[f"bleu_{k}"] += sentence_bleu([tr], th, weights=w)
+        r = scorer.get_scores(hyp.lower(), ref.lower())[0]
+        tot["rouge_1"] += r["rouge-1"]["f"]
+        tot["rouge_2"] += r["rouge-2"]["f"]
+        tot["rouge_l"] += r["rouge-l"]["f"]
+        if meteor is not None:
+            tot["meteor"] += meteor(tr, th)
+    n = len(refs)
+    out: dict[str, float | None] = {k: 100.0 * v / n if n else None for k, v in tot.items()}
+    if meteor is None:
+        out["meteor"] = None
+    toks = ptb_tokenize(kept_h + kept_r) if kept_h else None
+    out["cider"] = 100.0 * cider(toks[:len(kept_h)], toks[len(kept_h):]) if toks else None
+    return out
+
+
+def ptb_tokenize(texts: list[str]) -> list[list[str]] | None:
+    """cidereval's tokenisation: Stanford PTBTokenizer 3.4.1 (the jar shipped with pycocoevalcap,
+    run by Java), lower case, punctuation tokens dropped. None without Java or pycocoevalcap."""
+    import shutil
+
+    if not shutil.which("java"):
+        return None
+    try:
+        from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+    except ImportError:
+        return None
+    out = PTBTokenizer().tokenize({i: [{"caption": t}] for i, t in enumerate(texts)})
+    return [out[i][0].split() for i in range(len(texts))]

@@ -55,6 +55,8 @@ def score_prediction(item: BenchmarkItem, response: str | None, *, scoring: str 
     kind = item.answer_type
     if kind == "report":
         rec.update(extracted=response.strip(), parsed=bool(response.strip()), correct=None)
+        if scoring == "medevalkit" and "findings" in item.meta:
+            rec["reference"] = medevalkit.report_reference(item.meta["findings"], item.meta.get("impression"))
         return rec
     if kind == "mcq" and scoring == "medevalkit":
         choices = medevalkit.choice_strings(item.benchmark, list(item.options or []), item.meta.get("choices"))
@@ -84,14 +86,29 @@ def score_prediction(item: BenchmarkItem, response: str | None, *, scoring: str 
     return rec
 
 
+def bootstrap_ci(correct: list[bool | None], *, n_boot: int = 2000, seed: int = 0) -> list[float] | None:
+    """Percentile bootstrap 95% interval (%) of an accuracy over the items with a verdict. Resampling
+    n right/wrong items with replacement is exactly a Binomial(n, k/n) draw, so no per-item loop."""
+    import numpy as np
+
+    vals = [bool(c) for c in correct if c is not None]
+    if not vals:
+        return None
+    n = len(vals)
+    means = 100.0 * np.random.default_rng(seed).binomial(n, sum(vals) / n, size=n_boot) / n
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return [float(lo), float(hi)]
+
+
 def _acc(recs: list[dict]) -> tuple[int, float | None]:
     scored = [r for r in recs if r.get("correct") is not None]
     return len(recs), (100.0 * sum(bool(r["correct"]) for r in scored) / len(scored) if scored else None)
 
 
-def aggregate(records: Iterable[dict[str, Any]], *, with_meteor: bool = True,
+def aggregate(records: Iterable[dict[str, Any]], *, with_meteor: bool = True, scoring: str = "strict",
               report_metrics: Mapping[str, Callable] | None = None) -> dict[str, Any]:
-    """Metrics of one benchmark from its prediction records (accuracy numbers in %).
+    """Metrics of one benchmark from its prediction records (accuracy numbers in %); report metrics
+    under `scoring=medevalkit` are MedEvalKit's computation (`medevalkit.report_scores`).
     `report_metrics`: model-based plugins `(hyps, refs) -> {name: value}` run on report items."""
     records = list(records)
     by_type: dict[str, list[dict]] = defaultdict(list)
@@ -117,7 +134,10 @@ def aggregate(records: Iterable[dict[str, Any]], *, with_meteor: bool = True,
         reps = by_type["report"]
         out["report_n"] = len(reps)
         hyps, refs = [r["response"] for r in reps], [r["answer"] for r in reps]
-        out.update(report_scores(hyps, refs, with_meteor=with_meteor))
+        if scoring == "medevalkit":
+            out.update(medevalkit.report_scores(hyps, [r.get("reference") or f"{r['answer']}." for r in reps]))
+        else:
+            out.update(report_scores(hyps, refs, with_meteor=with_meteor))
         for plugin in (report_metrics or {}).values():
             out.update(plugin(hyps, refs))
     out["by_category"] = _by_category(qa)

@@ -92,3 +92,19 @@ def test_memoised_option_normalisation_keeps_verdicts_on_100k_items(monkeypatch)
     monkeypatch.setattr(extract, "_normalized_options", lambda opts: tuple(extract.normalize_answer(o) for o in opts))
     plain = [extract.extract_mcq_letter(resp, opts) for resp, opts in cases]
     assert memo == plain and sum(x is not None for x in memo) > 10_000
+
+
+def test_report_metrics_equal_medevalkit_on_real_iu_xray_reports():
+    # 40 real IU-Xray studies from MedEvalKit's datas/IU_XRAY/test.json; responses are other studies'
+    # reports, 4 of them empty. Expected values: MedEvalKit's cal_report_metrics loop (rouge 1.0.1,
+    # NLTK) and cidereval's CIDEr scorer (corpus document frequencies), run on the same inputs.
+    from lingshu.evaluation.medevalkit import ptb_tokenize, report_reference, report_scores
+
+    case = json.loads((Path(__file__).parent / "data" / "medevalkit_iu_xray_reports.json").read_text(encoding="utf-8"))
+    refs = [report_reference(s["findings"], s["impression"]) for s in case["studies"]]
+    assert sum(not r for r in case["responses"]) == 4
+    got = report_scores(case["responses"], refs)
+    for key, want in case["expected_x1"].items():
+        if key == "cider" and ptb_tokenize(["a"]) is None:
+            continue  # the PTB tokenizer needs Java
+        assert got[key] == pytest.approx(100 * want, abs=1e-4), key

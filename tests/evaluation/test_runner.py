@@ -134,8 +134,42 @@ def test_judge_applied_to_open_items(tmp_path):
             return ["pleural effusion" if r.id == "o1" else "yes" for r in requests]
     j = Judge()
     m = evaluate({"toy": ListBenchmark(toy_items())}, Echo(), tmp_path, judge=j, progress=False)["toy"]
-    assert [t[1] for t in j.calls] == ["pleural effusion", "liver"]  # only open questions
+    # open questions, plus the closed non-yes/no one that the medevalkit profile (scored alongside) judges
+    assert [t[1] for t in j.calls] == ["left", "pleural effusion", "liver"]
     assert m["open_accuracy"] == pytest.approx(50.0) and m["open_scored_by"] == "judge"
+    strict_closed = [r for r in _read(tmp_path / "toy" / "predictions.jsonl") if r["answer"] == "left"][0]
+    assert "judge" not in strict_closed and strict_closed["alt"]["judge"]["correct"] is False
+
+
+def _read(path):
+    import json
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def test_both_profiles_from_one_generation(tmp_path):
+    from lingshu.schema import BenchmarkItem
+
+    opts = ["MRI", "CT", "US", "PET"]
+    items = [BenchmarkItem(id=f"m{i}", benchmark="medqa", question="q", answer="A", answer_type="mcq", options=opts)
+             for i in range(4)]
+
+    class Fixed:  # empty: MedEvalKit credits option A; "A": both; "B": neither; "A, B": MedEvalKit reads "a, b"
+        def generate(self, requests):
+            return [{"m0": "", "m1": "A", "m2": "B", "m3": "MRI"}[r.id] for r in requests]
+    m = evaluate({"medqa": ListBenchmark(items)}, Fixed(), tmp_path, progress=False,
+                 run_info={"checkpoint": "/ckpt/step-9"})["medqa"]
+    assert m["accuracy"] == pytest.approx(50.0)  # strict: "A" and "MRI"
+    other = m["other_profile"]
+    assert other["scoring"] == "medevalkit" and other["accuracy"] == pytest.approx(75.0)
+    assert other["disagreements"] == 1
+    dis = _read(tmp_path / "medqa" / "disagreements.jsonl")
+    assert [d["id"] for d in dis] == ["m0"] and dis[0]["correct"] is False and dis[0]["alt"]["correct"] is True
+    assert m["settings"]["protocol"] == {"scoring": "strict", "judge": "rule only", "max_new_tokens": m["settings"]["max_new_tokens"],
+                                         "prompt_set": "medevalkit"}
+    lo, hi = m["accuracy_ci95"]
+    assert lo < 50.0 < hi
+    rec = _read(tmp_path / "medqa" / "predictions.jsonl")[0]
+    assert rec["checkpoint"] == "/ckpt/step-9" and rec["template"] == "mcq" and len(rec["prompt_sha256"]) == 16
 
 
 def test_count_mismatch_with_the_paper_is_warned(tmp_path, caplog):
