@@ -28,6 +28,9 @@ REASONING_SUFFIX = {
 # Short answers need few tokens; reports and reasoning chains need room.
 DEFAULT_MAX_NEW_TOKENS = {"mcq": 64, "closed": 64, "open": 128, "report": 512}
 REASONING_MAX_NEW_TOKENS = 2048
+# MedEvalKit generates up to 8,192 new tokens for every benchmark (and sets no pixel cap): a verbose
+# answer is not cut before its letter.
+MEDEVALKIT_MAX_NEW_TOKENS = 8192
 
 
 def is_yes_no(item: BenchmarkItem) -> bool:

@@ -84,6 +84,8 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
         log.warning("eval %s: scoring=medevalkit without a judge: open questions fall back to exact match "
                     "(the paper judged them with GPT-4.1; set judge=openai or judge=local)", name)
     other = next(p for p in PROFILES if p != scoring)
+    if max_new_tokens is None and scoring == "medevalkit" and not reasoning:
+        max_new_tokens = prompts.MEDEVALKIT_MAX_NEW_TOKENS
     checkpoint = (run_info or {}).get("checkpoint")
     bdir = Path(out_dir) / name
     bdir.mkdir(parents=True, exist_ok=True)
