@@ -117,7 +117,7 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
             requests = []
             for item in batch:
                 req = prompts.build_request(item, reasoning=reasoning, max_images=n_images,
-                                            max_new_tokens=max_new_tokens)
+                                            max_new_tokens=max_new_tokens, scoring=scoring)
                 req.id = item.id  # lets the replay engine match responses by id
                 requests.append(req)
             responses = engine.generate(requests)
@@ -148,7 +148,7 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
     settings = {"benchmark": name, "scoring": scoring, "reasoning": reasoning, "max_images": n_images,
                 "temperature": 0.0, "max_new_tokens": budget,
                 "protocol": protocol(scoring, judge, budget, reasoning),
-                "prompts": prompt_templates(reasoning), "engine": _describe(engine),
+                "prompts": prompt_templates(reasoning, scoring), "engine": _describe(engine),
                 "judge": _describe(judge) if judge is not None else None, "limit": limit, **dict(run_info or {})}
     if num_chunks == 1:
         return _finish(bdir, _records_for(pred_path, ids), settings, with_meteor, report_metrics)
@@ -169,7 +169,8 @@ MAX_DISAGREEMENT_EXAMPLES = 20
 def protocol(scoring: str, judge: Any, budget: Any, reasoning: bool) -> dict[str, Any]:
     """What made a number: scoring profile, judge model (or rule only), token budget, prompt set."""
     return {"scoring": scoring, "judge": getattr(judge, "model", None) or "rule only",
-            "max_new_tokens": budget, "prompt_set": "reasoning" if reasoning else "medevalkit"}
+            "max_new_tokens": budget,
+            "prompt_set": ("medevalkit" if scoring == "medevalkit" else "lingshu") + ("-reasoning" if reasoning else "")}
 
 
 def _request_record(req: Any, engine: Any, item: BenchmarkItem, checkpoint: Any) -> dict[str, Any]:
@@ -239,8 +240,10 @@ def merge_chunks(bdir: Path, num_chunks: int, *, with_meteor: bool = True,
     return _finish(bdir, records, dict(settings or {}, num_chunks=num_chunks), with_meteor, report_metrics)
 
 
-def prompt_templates(reasoning: bool) -> dict[str, str]:
+def prompt_templates(reasoning: bool, scoring: str = "strict") -> dict[str, str]:
     """The templates in force, recorded with every result."""
+    if scoring == "medevalkit":
+        return {f"{lang}/{kind}": pair[int(reasoning)] for (lang, kind), pair in prompts.MEK_INSTRUCTIONS.items()}
     if reasoning:
         return dict(prompts.REASONING_SUFFIX, report=prompts.REPORT_PROMPT)
     return {"mcq": prompts.MCQ_INSTRUCTION, "yes_no": prompts.YES_NO_INSTRUCTION, "closed": prompts.CLOSED_INSTRUCTION,

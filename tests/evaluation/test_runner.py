@@ -165,7 +165,7 @@ def test_both_profiles_from_one_generation(tmp_path):
     dis = _read(tmp_path / "medqa" / "disagreements.jsonl")
     assert [d["id"] for d in dis] == ["m0"] and dis[0]["correct"] is False and dis[0]["alt"]["correct"] is True
     assert m["settings"]["protocol"] == {"scoring": "strict", "judge": "rule only", "max_new_tokens": m["settings"]["max_new_tokens"],
-                                         "prompt_set": "medevalkit"}
+                                         "prompt_set": "lingshu"}
     lo, hi = m["accuracy_ci95"]
     assert lo < 50.0 < hi
     rec = _read(tmp_path / "medqa" / "predictions.jsonl")[0]
