@@ -233,3 +233,15 @@ def ptb_tokenize(texts: list[str]) -> list[list[str]] | None:
         return None
     out = PTBTokenizer().tokenize({i: [{"caption": t}] for i, t in enumerate(texts)})
     return [out[i][0].split() for i in range(len(texts))]
+
+
+def judge_response(benchmark: str, response: str | None) -> str:
+    """What MedEvalKit shows its judge as the user's answer: SLAKE the \\boxed{} content if any, else the
+    raw response; VQA-RAD/PathVQA (and others) the <answer>/\\boxed{} content, lower-cased, cut at its first '.'."""
+    text = response or ""
+    if benchmark == "slake":
+        boxed = boxed_content(text)
+        return text if boxed == "None" else boxed
+    text = tag_content(text, "answer")
+    boxed = boxed_content(text)
+    return (text if boxed == "None" else boxed).lower().strip().split(".")[0]

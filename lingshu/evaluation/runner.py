@@ -22,7 +22,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from lingshu.evaluation import prompts
+from lingshu.evaluation import medevalkit, prompts
 from lingshu.evaluation.extract import final_answer_span
 from lingshu.evaluation.metrics import PROFILES, aggregate, bootstrap_ci, needs_judge, score_prediction
 from lingshu.schema import BenchmarkItem
@@ -123,17 +123,10 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
             responses = engine.generate(requests)
             if len(responses) != len(requests):
                 raise RuntimeError(f"eval {name}: the engine returned {len(responses)} responses for {len(requests)} requests")
-            verdicts: dict[int, dict] = {}
-            if judge is not None:  # items either profile judges: both are scored from this generation
-                to_judge = [i for i, it in enumerate(batch) if needs_judge(it, scoring) or needs_judge(it, other)]
-                results = judge.judge([(batch[i].question, batch[i].answer, final_answer_span(responses[i] or ""))
-                                       for i in to_judge])
-                verdicts = dict(zip(to_judge, results))
+            verdicts = {p: _judge_batch(judge, batch, responses, p) for p in (scoring, other)}
             for i, (item, response) in enumerate(zip(batch, responses)):
-                rec = score_prediction(item, response, scoring=scoring,
-                                       judge=verdicts.get(i) if needs_judge(item, scoring) else None)
-                alt = score_prediction(item, response, scoring=other,
-                                       judge=verdicts.get(i) if needs_judge(item, other) else None)
+                rec = score_prediction(item, response, scoring=scoring, judge=verdicts[scoring].get(i))
+                alt = score_prediction(item, response, scoring=other, judge=verdicts[other].get(i))
                 rec["alt"] = {k: v for k, v in alt.items() if k not in _SHARED_FIELDS}
                 rec.update(_request_record(requests[i], engine, item, checkpoint))
                 fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
@@ -154,6 +147,17 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
         return _finish(bdir, _records_for(pred_path, ids), settings, with_meteor, report_metrics)
     _write_json(bdir / f"chunk.{chunk_idx}-of-{num_chunks}.json", {"ids": ids, "settings": settings})
     return merge_chunks(bdir, num_chunks, with_meteor=with_meteor, report_metrics=report_metrics)
+
+
+def _judge_batch(judge: Any, batch: list[BenchmarkItem], responses: list, scoring: str) -> dict[int, dict]:
+    """Verdicts for the items `scoring` judges, each profile showing the judge its own reading of the
+    response (identical requests are sent once: the judge caches by content)."""
+    if judge is None:
+        return {}
+    idx = [i for i, it in enumerate(batch) if needs_judge(it, scoring)]
+    shown = [medevalkit.judge_response(batch[i].benchmark, responses[i]) if scoring == "medevalkit"
+             else final_answer_span(responses[i] or "") for i in idx]
+    return dict(zip(idx, judge.judge([(batch[i].question, batch[i].answer, r) for i, r in zip(idx, shown)])))
 
 
 def _records_for(path: Path, ids: list[str]) -> list[dict]:

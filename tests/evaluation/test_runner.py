@@ -134,8 +134,9 @@ def test_judge_applied_to_open_items(tmp_path):
             return ["pleural effusion" if r.id == "o1" else "yes" for r in requests]
     j = Judge()
     m = evaluate({"toy": ListBenchmark(toy_items())}, Echo(), tmp_path, judge=j, progress=False)["toy"]
-    # open questions, plus the closed non-yes/no one that the medevalkit profile (scored alongside) judges
-    assert [t[1] for t in j.calls] == ["left", "pleural effusion", "liver"]
+    # strict judges the open questions; the medevalkit profile (scored alongside) also the closed non-yes/no
+    # one, each showing its own reading of the response (LLMJudge sends an identical request once)
+    assert [t[1] for t in j.calls] == ["pleural effusion", "liver", "left", "pleural effusion", "liver"]
     assert m["open_accuracy"] == pytest.approx(50.0) and m["open_scored_by"] == "judge"
     strict_closed = [r for r in _read(tmp_path / "toy" / "predictions.jsonl") if r["answer"] == "left"][0]
     assert "judge" not in strict_closed and strict_closed["alt"]["judge"]["correct"] is False
