@@ -84,6 +84,9 @@ class VLLMEngine:
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
         outputs = self.llm.generate([self.prompt(r) for r in requests],
                                     sampling_params=[self.sampling_params(r) for r in requests], use_tqdm=False)
+        # per request id: token counts and finish reason ("length": cut by max_new_tokens), for evaluation records
+        self.last_info = {r.id: {"input_tokens": len(o.prompt_token_ids or []), "output_tokens": len(o.outputs[0].token_ids),
+                                 "finish_reason": o.outputs[0].finish_reason} for r, o in zip(requests, outputs)}
         return [o.outputs[0].text.strip() for o in outputs]
 
     def sample_ids(self, requests: Sequence[GenerationRequest], n: int = 1) -> list[list[int]]:

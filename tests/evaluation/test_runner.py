@@ -203,3 +203,20 @@ def test_engine_returning_too_few_responses_is_an_error(tmp_path):
             return ["A"] * (len(requests) - 1)
     with pytest.raises(RuntimeError, match="returned 8 responses for 9"):
         evaluate({"toy": ListBenchmark(toy_items())}, Short(), tmp_path, progress=False)
+
+
+def test_truncated_answers_are_recorded_and_counted(tiny, tmp_path):
+    # a real tiny Qwen2.5-VL through the HF engine with a 2-token budget: every answer is cut by length
+    from lingshu.engines.hf import HFEngine
+    from lingshu.schema import BenchmarkItem
+
+    model, proc = tiny
+    items = [BenchmarkItem(id=f"q{i}", benchmark="medqa", question=f"Question {i}?", answer="A", answer_type="mcq",
+                           options=["x", "y"]) for i in range(3)]
+    m = evaluate({"medqa": ListBenchmark(items)}, HFEngine(model, proc), tmp_path, max_new_tokens=2,
+                 progress=False)["medqa"]
+    recs = _read(tmp_path / "medqa" / "predictions.jsonl")
+    for r in recs:
+        assert r["input_tokens"] > 10 and 1 <= r["output_tokens"] <= 2
+        assert r["finish_reason"] in ("stop", "length")
+    assert m["length_truncated"] == sum(r["finish_reason"] == "length" for r in recs) > 0
