@@ -220,19 +220,34 @@ def report_scores(hyps: list[str | None], refs: list[str]) -> dict[str, float | 
     return out
 
 
-def ptb_tokenize(texts: list[str]) -> list[list[str]] | None:
-    """cidereval's tokenisation: Stanford PTBTokenizer 3.4.1 (the jar shipped with pycocoevalcap,
-    run by Java), lower case, punctuation tokens dropped. None without Java or pycocoevalcap."""
-    import shutil
+# PTB tokens cidereval drops after tokenising
+PTB_PUNCTUATION = {"''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-", "--", "...", ";"}
 
-    if not shutil.which("java"):
+
+def ptb_tokenize(texts: list[str]) -> list[list[str]] | None:
+    """cidereval's tokenisation: Stanford PTBTokenizer 3.4.1 (the jar shipped with pycocoevalcap, run
+    quietly by Java), one line per text, lower case, punctuation tokens dropped. None without Java or
+    the jar."""
+    import importlib.util
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    spec = importlib.util.find_spec("pycocoevalcap")
+    roots = list(spec.submodule_search_locations or []) if spec else []  # a namespace package: no __init__
+    jar = os.path.join(roots[0], "tokenizer", "stanford-corenlp-3.4.1.jar") if roots else ""
+    if not shutil.which("java") or not os.path.exists(jar):
         return None
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as fh:
+        fh.write("\n".join(t.replace("\n", " ") for t in texts))
     try:
-        from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
-    except ImportError:
-        return None
-    out = PTBTokenizer().tokenize({i: [{"caption": t}] for i, t in enumerate(texts)})
-    return [out[i][0].split() for i in range(len(texts))]
+        out = subprocess.run(["java", "-cp", jar, "edu.stanford.nlp.process.PTBTokenizer", "-preserveLines",
+                              "-lowerCase", fh.name], capture_output=True, check=True).stdout.decode("utf-8")
+    finally:
+        os.unlink(fh.name)
+    lines = out.split("\n")
+    return [[w for w in lines[i].rstrip().split(" ") if w and w not in PTB_PUNCTUATION] for i in range(len(texts))]
 
 
 def judge_response(benchmark: str, response: str | None) -> str:
