@@ -86,7 +86,7 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
     other = next(p for p in PROFILES if p != scoring)
     if max_new_tokens is None and scoring == "medevalkit" and not reasoning:
         max_new_tokens = prompts.MEDEVALKIT_MAX_NEW_TOKENS
-    checkpoint = (run_info or {}).get("checkpoint")
+    checkpoint = (run_info or {}).get("checkpoint") or (run_info or {}).get("model")  # identity per record
     bdir = Path(out_dir) / name
     bdir.mkdir(parents=True, exist_ok=True)
     pred_path = bdir / _chunk_name(num_chunks, chunk_idx)
