@@ -27,8 +27,12 @@ def choice_strings(benchmark: str, options: list[str], raw: list[str] | None = N
     """The choices as MedEvalKit shows and scores them (PMC-VQA: the CSV's own strings)."""
     if raw:
         return [str(c) for c in raw]
-    fmt = CHOICE_LAYOUT.get(benchmark, DEFAULT_CHOICE_LAYOUT)
-    return [fmt.format(L=chr(65 + i), o=o) for i, o in enumerate(options)]
+    return list(_laid_out(CHOICE_LAYOUT.get(benchmark, DEFAULT_CHOICE_LAYOUT), tuple(options)))
+
+
+@lru_cache(maxsize=4096)
+def _laid_out(fmt: str, options: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(fmt.format(L=chr(65 + i), o=o) for i, o in enumerate(options))
 
 
 def tag_content(text: str, tag: str) -> str:
@@ -106,12 +110,22 @@ def mcq_verdict(choices: list[str], answer: str, response: str | None, *, tag_pr
     if head in low:
         idx = low.index(head)
         return gold in letters and idx == ord(gold) - 97, chr(65 + idx), "choice"
+    best_i = _most_similar(low, text)
+    return letters[best_i] == gold or low[best_i] == gold, chr(65 + best_i), "similarity"
+
+
+@lru_cache(maxsize=65536)
+def _most_similar(choices: tuple[str, ...], text: str) -> int:
+    """Index of the choice with the highest difflib ratio against the text (the first on ties, 0 when
+    none is similar). The response is indexed once and compared with every choice."""
+    matcher = SequenceMatcher(None, "", text)
     best, best_i = 0.0, 0
-    for i, c in enumerate(low):
-        s = SequenceMatcher(None, c, text).ratio()
+    for i, c in enumerate(choices):
+        matcher.set_seq1(c)
+        s = matcher.ratio()
         if s > best:
             best, best_i = s, i
-    return letters[best_i] == gold or low[best_i] == gold, chr(65 + best_i), "similarity"
+    return best_i
 
 
 def yes_no_verdict(answer: str, response: str | None) -> tuple[bool, str]:
