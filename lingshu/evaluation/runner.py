@@ -82,7 +82,7 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
         raise ValueError(f"eval.chunk_idx={chunk_idx} must be in [0, eval.num_chunks={num_chunks})")
     if scoring == "medevalkit" and judge is None:
         log.warning("eval %s: scoring=medevalkit without a judge: open questions fall back to exact match "
-                    "(the paper judged them with GPT-4.1; set judge=openai or judge=local)", name)
+                    "(the paper judged them with GPT-4.1; set judge=medevalkit)", name)
     other = next(p for p in PROFILES if p != scoring)
     if max_new_tokens is None and scoring == "medevalkit" and not reasoning:
         max_new_tokens = prompts.MEDEVALKIT_MAX_NEW_TOKENS
@@ -128,7 +128,7 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
                 rec = score_prediction(item, response, scoring=scoring, judge=verdicts[scoring].get(i))
                 alt = score_prediction(item, response, scoring=other, judge=verdicts[other].get(i))
                 rec["alt"] = {k: v for k, v in alt.items() if k not in _SHARED_FIELDS}
-                rec.update(_request_record(requests[i], engine, item, checkpoint))
+                rec.update(_request_record(requests[i], engine, item, checkpoint, scoring))
                 fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
             fh.flush()
             bar.update(len(batch))
@@ -177,12 +177,13 @@ def protocol(scoring: str, judge: Any, budget: Any, reasoning: bool) -> dict[str
             "prompt_set": ("medevalkit" if scoring == "medevalkit" else "lingshu") + ("-reasoning" if reasoning else "")}
 
 
-def _request_record(req: Any, engine: Any, item: BenchmarkItem, checkpoint: Any) -> dict[str, Any]:
+def _request_record(req: Any, engine: Any, item: BenchmarkItem, checkpoint: Any, scoring: str) -> dict[str, Any]:
     """lmms-eval-style per-item facts: prompt hash and template, checkpoint, and token counts and
     finish reason where the engine reports them."""
     text = "".join(m["content"] for m in req.messages if isinstance(m.get("content"), str))
     info = (getattr(engine, "last_info", None) or {}).get(req.id, {})
-    rec = {"prompt_sha256": hashlib.sha256(text.encode()).hexdigest()[:16], "template": prompts.prompt_kind(item),
+    template = f"medevalkit/{prompts.medevalkit_kind(item)}" if scoring == "medevalkit" else prompts.prompt_kind(item)
+    rec = {"prompt_sha256": hashlib.sha256(text.encode()).hexdigest()[:16], "template": template,
            "checkpoint": checkpoint}
     # only engines that report them (`last_info`, keyed by request id) fill these in
     rec.update({k: info[k] for k in ("input_tokens", "output_tokens", "finish_reason") if k in info})

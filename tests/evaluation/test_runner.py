@@ -220,3 +220,27 @@ def test_truncated_answers_are_recorded_and_counted(tiny, tmp_path):
         assert r["input_tokens"] > 10 and 1 <= r["output_tokens"] <= 2
         assert r["finish_reason"] in ("stop", "length")
     assert m["length_truncated"] == sum(r["finish_reason"] == "length" for r in recs) > 0
+
+
+def test_medevalkit_run_uses_its_prompts_and_budget(tmp_path):
+    from lingshu.schema import BenchmarkItem
+
+    items = [BenchmarkItem(id="p1", benchmark="pubmedqa", question="Does X help?", context="Background.",
+                           answer="A", answer_type="mcq", options=["yes", "no", "maybe"])]
+
+    class Capture:
+        def generate(self, requests):
+            self.requests = requests
+            return [""]
+    eng = Capture()
+    m = evaluate({"pubmedqa": ListBenchmark(items)}, eng, tmp_path, scoring="medevalkit", progress=False)["pubmedqa"]
+    req = eng.requests[0]
+    assert req.max_new_tokens == 8192
+    assert req.messages[0]["content"].startswith("Context: Background.\n\nQuestion: Does X help?\nOptions: \nA.yes\n")
+    assert m["settings"]["protocol"] == {"scoring": "medevalkit", "judge": "rule only", "max_new_tokens": 8192,
+                                         "prompt_set": "medevalkit"}
+    # the empty answer: MedEvalKit credits option A, strict does not
+    assert m["accuracy"] == 100.0 and m["other_profile"] == {"scoring": "strict", "from_same_generation": True,
+                                                             "accuracy": 0.0, "mcq_accuracy": 0.0, "unparsed": 1,
+                                                             "disagreements": 1}
+    assert _read(tmp_path / "pubmedqa" / "predictions.jsonl")[0]["template"] == "medevalkit/mcq"
