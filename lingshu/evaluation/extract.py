@@ -39,13 +39,23 @@ _PAREN_LETTER_RE = re.compile(r"\(([A-J])\)")
 _SECOND_LETTER_RE = re.compile(r"^(?:(?:and|or)\s+)?[\(\[]?([A-J])(?![A-Za-z])")  # "A, C" / "A and C"
 
 
+def _is_punct(c: str) -> bool:
+    return unicodedata.category(c).startswith("P") or c in "$+<=>^`|~"
+
+
+_ASCII_PUNCT_TO_SPACE = {i: " " for i in range(128) if _is_punct(chr(i))}
+
+
 def normalize_answer(text: str) -> str:
     """Lower case, NFKC, punctuation to spaces (decimal points kept), articles dropped, spaces collapsed."""
     if not text:
         return ""
     t = unicodedata.normalize("NFKC", str(text)).lower()
     t = re.sub(r"(?<=\d)\.(?=\d)", "\x00", t)  # keep "3.5"
-    t = "".join(" " if unicodedata.category(c).startswith("P") or c in "$+<=>^`|~" else c for c in t)
+    if t.isascii():  # the common case: one table lookup instead of a Unicode category per character
+        t = t.translate(_ASCII_PUNCT_TO_SPACE)
+    else:
+        t = "".join(" " if _is_punct(c) else c for c in t)
     t = t.replace("\x00", ".")
     return " ".join(w for w in t.split() if w not in _ARTICLES)
 

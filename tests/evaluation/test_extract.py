@@ -115,3 +115,12 @@ def test_token_f1():
 ])
 def test_extract_boxed(text, expected):
     assert extract_boxed(text) == expected
+
+
+def test_normalize_ascii_fast_path_matches_unicode_rule():
+    from lingshu.evaluation.extract import _is_punct
+
+    ascii_text = "".join(chr(i) for i in range(32, 127)) + " The 3 mm (A) lesion, left-sided!"
+    slow = "".join(" " if _is_punct(c) else c for c in ascii_text.lower())
+    assert normalize_answer(ascii_text) == " ".join(w for w in slow.split() if w not in ("a", "an", "the"))
+    assert normalize_answer("3.5 mm") == "3.5 mm" and normalize_answer("«Pneumonia»!") == "pneumonia"
