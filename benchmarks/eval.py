@@ -1,6 +1,9 @@
 """Evaluation-kit throughput on one CPU core.
 
-1. Scoring 100,000 MCQ predictions (OmniMedVQA size): extraction + aggregation. Goal: < 10 s.
+1. Scoring 100,000 MCQ predictions (OmniMedVQA size): records + aggregation under each profile,
+   against the bare MedEvalKit-rule loop (`medevalkit.mcq_verdict` alone, what MedEvalKit's own
+   scorer does per item, with our memos off). Goal: each profile < 3.7 s. Also strict with the
+   option-normalisation memo switched off (before/after).
 2. Report metrics on 3,858 report pairs: lingshu (BLEU-1..4, ROUGE-L, CIDEr-D) against
    pycocoevalcap (Bleu, Cider, Rouge) on the same tokens. Goal: no slower.
 
@@ -16,6 +19,7 @@ import random
 import time
 from pathlib import Path
 
+from lingshu.evaluation import extract, medevalkit
 from lingshu.evaluation.metrics import aggregate, score_prediction
 from lingshu.evaluation.report_metrics import reference_report, report_scores, tokenize_report
 from lingshu.schema import LETTERS, BenchmarkItem
@@ -46,14 +50,35 @@ def report_workload(n: int, rng: random.Random):
     return hyps, refs
 
 
+def _score_all(items, responses, scoring: str) -> tuple[float, dict]:
+    t0 = time.perf_counter()
+    m = aggregate(score_prediction(it, r, scoring=scoring) for it, r in zip(items, responses))
+    return time.perf_counter() - t0, m
+
+
 def time_mcq(n: int) -> dict:
     items, responses = mcq_workload(n, random.Random(0))
-    t0 = time.perf_counter()
-    recs = [score_prediction(it, r) for it, r in zip(items, responses)]
-    m = aggregate(recs)
-    seconds = time.perf_counter() - t0
-    return {"predictions": n, "seconds": seconds, "per_second": n / seconds, "accuracy": m["accuracy"],
-            "unparsed": m["unparsed"]}
+    memos = {name: getattr(medevalkit, name) for name in ("_lowered", "_most_similar")}
+    for name, fn in memos.items():  # MedEvalKit recomputes every item: no memo in the baseline
+        setattr(medevalkit, name, fn.__wrapped__)
+    try:
+        t0 = time.perf_counter()
+        for it, r in zip(items, responses):  # the bare rule loop: no records, no aggregation
+            medevalkit.mcq_verdict(list(medevalkit.choice_strings("omnimedvqa", it.options)), it.answer, r)
+        out = {"predictions": n, "baseline_medevalkit_rule_seconds": time.perf_counter() - t0}
+    finally:
+        for name, fn in memos.items():
+            setattr(medevalkit, name, fn)
+    for scoring in ("strict", "medevalkit"):
+        sec, m = _score_all(items, responses, scoring)
+        out[scoring] = {"seconds": sec, "accuracy": m["accuracy"], "unparsed": m["unparsed"]}
+    memo = extract._normalized_options
+    extract._normalized_options = lambda opts: tuple(extract.normalize_answer(o) for o in opts)
+    try:
+        out["strict_without_option_memo_seconds"] = _score_all(items, responses, "strict")[0]
+    finally:
+        extract._normalized_options = memo
+    return out
 
 
 def time_reports(n: int) -> dict:
@@ -90,7 +115,11 @@ def main() -> None:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     mcq = time_mcq(args.mcq)
     rep = time_reports(args.reports)
-    rows = [(f"score {mcq['predictions']:,} MCQ predictions", mcq["seconds"]),
+    n = f"{mcq['predictions']:,}"
+    rows = [(f"bare MedEvalKit-rule loop, {n} MCQ", mcq["baseline_medevalkit_rule_seconds"]),
+            (f"score {n} MCQ, strict", mcq["strict"]["seconds"]),
+            (f"score {n} MCQ, strict, option memo off", mcq["strict_without_option_memo_seconds"]),
+            (f"score {n} MCQ, medevalkit", mcq["medevalkit"]["seconds"]),
             (f"report metrics, lingshu ({rep['pairs']:,} pairs)", rep["lingshu_seconds"])]
     if "pycocoevalcap_seconds" in rep:
         rows.append((f"report metrics, pycocoevalcap ({rep['pairs']:,} pairs)", rep["pycocoevalcap_seconds"]))

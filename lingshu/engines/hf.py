@@ -63,10 +63,16 @@ class HFEngine:
         groups: dict[tuple, list[int]] = {}
         for i, r in enumerate(requests):
             groups.setdefault((r.max_new_tokens, r.temperature, r.top_p), []).append(i)
+        self.last_info: dict = {}  # per request id: token counts and finish reason (evaluation records them)
         for idx in groups.values():
             for start in range(0, len(idx), self.batch_size):
                 chunk = idx[start:start + self.batch_size]
-                _, new = self.generate_ids([requests[i] for i in chunk])
-                for i, ids in zip(chunk, new):
+                enc, new = self.generate_ids([requests[i] for i in chunk])
+                for row, (i, ids) in enumerate(zip(chunk, new)):
                     results[i] = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+                    ends = [k for k, t in enumerate(ids.tolist()) if t in self.end_ids]
+                    self.last_info[requests[i].id] = {
+                        "input_tokens": int(enc["attention_mask"][row].sum()),
+                        "output_tokens": ends[0] + 1 if ends else len(ids),
+                        "finish_reason": "stop" if ends else "length"}
         return results

@@ -84,6 +84,8 @@ class VLLMEngine:
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
         outputs = self.llm.generate([self.prompt(r) for r in requests],
                                     sampling_params=[self.sampling_params(r) for r in requests], use_tqdm=False)
+        # per request id: token counts and finish reason ("length": cut by max_new_tokens), for evaluation records
+        self.last_info = {r.id: _info(o) for r, o in zip(requests, outputs)}
         return [o.outputs[0].text.strip() for o in outputs]
 
     def sample_ids(self, requests: Sequence[GenerationRequest], n: int = 1) -> list[list[int]]:
@@ -126,3 +128,14 @@ class VLLMEngine:
         if todo:
             self.llm.wake_up(tags=todo)
             self.asleep -= set(todo)
+
+
+def _info(output: Any) -> dict[str, Any]:
+    """Token counts and finish reason of one vLLM RequestOutput (only the fields it carries)."""
+    first = output.outputs[0]
+    info: dict[str, Any] = {"output_tokens": len(first.token_ids)}
+    if getattr(output, "prompt_token_ids", None) is not None:
+        info["input_tokens"] = len(output.prompt_token_ids)
+    if getattr(first, "finish_reason", None):
+        info["finish_reason"] = first.finish_reason
+    return info

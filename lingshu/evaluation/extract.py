@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from difflib import SequenceMatcher
+from functools import lru_cache
 
 from lingshu.schema import LETTERS
 
@@ -36,6 +36,14 @@ _EXPLICIT_TEXT_RE = re.compile(r"\banswer\b\s*(?:is|[:：])\s*(.+)", re.IGNORECA
 _LEADING_RE = re.compile(r"^\s*[\(\[]?([A-J])(?:[\)\]][.:]?|[.:,]|$)(?:\s*(.*))?$", re.DOTALL)
 _LEADING_SPACE_RE = re.compile(r"^\s*([A-J])\s+(.+)$", re.DOTALL)  # "B MRI": letter + its option text
 _PAREN_LETTER_RE = re.compile(r"\(([A-J])\)")
+_SECOND_LETTER_RE = re.compile(r"^(?:(?:and|or)\s+)?[\(\[]?([A-J])(?![A-Za-z])")  # "A, C" / "A and C"
+
+
+def _is_punct(c: str) -> bool:
+    return unicodedata.category(c).startswith("P") or c in "$+<=>^`|~"
+
+
+_ASCII_PUNCT_TO_SPACE = {i: " " for i in range(128) if _is_punct(chr(i))}
 
 
 def normalize_answer(text: str) -> str:
@@ -44,7 +52,10 @@ def normalize_answer(text: str) -> str:
         return ""
     t = unicodedata.normalize("NFKC", str(text)).lower()
     t = re.sub(r"(?<=\d)\.(?=\d)", "\x00", t)  # keep "3.5"
-    t = "".join(" " if unicodedata.category(c).startswith("P") or c in "$+<=>^`|~" else c for c in t)
+    if t.isascii():  # the common case: one table lookup instead of a Unicode category per character
+        t = t.translate(_ASCII_PUNCT_TO_SPACE)
+    else:
+        t = "".join(" " if _is_punct(c) else c for c in t)
     t = t.replace("\x00", ".")
     return " ".join(w for w in t.split() if w not in _ARTICLES)
 
@@ -102,11 +113,17 @@ def final_answer_span(response: str) -> str:
     return _MD_RE.sub("", text).strip()
 
 
+@lru_cache(maxsize=4096)
+def _normalized_options(options: tuple[str, ...]) -> tuple[str, ...]:
+    # A benchmark repeats the same option lists: normalise each list once, not once per response.
+    return tuple(normalize_answer(o) for o in options)
+
+
 def _option_by_text(text: str, options: list[str]) -> str | None:
     norm = normalize_answer(text)
     if not norm:
         return None
-    hits = {LETTERS[i] for i, o in enumerate(options) if normalize_answer(o) == norm}
+    hits = {LETTERS[i] for i, o in enumerate(_normalized_options(tuple(options))) if o == norm}
     return hits.pop() if len(hits) == 1 else None
 
 
@@ -128,6 +145,9 @@ def extract_mcq_letter(response: str | None, options: list[str] | None) -> str |
     m = _LEADING_RE.match(text)
     if m and m.group(1) in valid:
         rest = (m.group(2) or "").strip()
+        second = _SECOND_LETTER_RE.match(rest)
+        if second and second.group(1) in valid and second.group(1) != m.group(1):
+            return None  # "A, C" names two options
         # "A. MRI" is fine; "A. CT" (text of another option) contradicts itself.
         other = _option_by_text(rest, options) if rest and options else None
         if other is None or other == m.group(1):
@@ -202,26 +222,3 @@ def closed_match(response: str | None, answer: str) -> tuple[bool, bool]:
         return got == gold, got is not None
     pred = normalize_answer(final_answer_span(response or ""))
     return pred == gold, bool(pred)
-
-
-def similarity(a: str, b: str) -> float:
-    """String similarity in [0, 1] (difflib ratio on normalised text)."""
-    return SequenceMatcher(None, normalize_answer(a), normalize_answer(b)).ratio()
-
-
-def medevalkit_mcq_letter(response: str | None, options: list[str] | None) -> str | None:
-    """The paper-era rule: letter extraction, else the option whose text is most similar to the
-    response. Unlike MedEvalKit it never guesses on an empty response (no free 'A', no random letter)."""
-    letter = extract_mcq_letter(response, options)
-    if letter or not response or not response.strip() or not options:
-        return letter
-    valid = LETTERS[: len(options)]
-    # Loose letter rule: the first standalone capital letter in range.
-    m = re.search(rf"(?<![A-Za-z])([{valid}])(?![A-Za-z])", final_answer_span(response))
-    if m:
-        return m.group(1)
-    scores = [similarity(response, o) for o in options]
-    best = max(scores)
-    if best == 0 or scores.count(best) > 1:
-        return None
-    return LETTERS[scores.index(best)]

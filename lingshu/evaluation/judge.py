@@ -5,7 +5,9 @@ The judge answers `<think>...</think><judge>0|1</judge>`; as in the paper's prot
 answer is correct (`correct_label`). Verdicts are cached on disk, keyed by (judge model, prompt
 hash, question, answer, response), so reruns and resumed runs send no repeated requests.
 A request that fails for good or a reply without a parseable verdict gives `correct: None`,
-which the metrics count as `judge_failed` rather than wrong.
+which the metrics count as `judge_failed` (left out of accuracy under strict, wrong under medevalkit).
+`style="medevalkit"`: MedEvalKit's prompt and verdict rule (a reply is correct only when its
+`<judge>` content, or the reply itself without tags, is exactly "0"; anything else is wrong).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from lingshu.engines.base import GenerationRequest
 from lingshu.engines.openai import MAX_RESPONSE_BYTES, OpenAIEngine, RequestFailed
+from lingshu.evaluation.medevalkit import tag_content
 
 JUDGE_PROMPT = """You are grading an answer to a medical question.
 Decide whether the user's answer is correct, given the question and the standard answer. An answer
@@ -33,13 +36,28 @@ User's answer: {response}
 First reason briefly inside <think></think>, then give your verdict inside <judge></judge>:
 0 if the user's answer is correct, 1 if it is not. Output format: <think>...</think><judge>0 or 1</judge>"""
 _VERDICT_RE = re.compile(r"<judge>\s*([01])\s*</judge>", re.IGNORECASE)
+# MedEvalKit's judge prompt (utils.get_compare_messages), word for word: the published open-question
+# numbers were judged with it. Used with style="medevalkit" (conf/judge/medevalkit.yaml).
+MEDEVALKIT_JUDGE_PROMPT = (
+    "\nYour task is to determine whether the user's answer is correct based on the provided questions and standard "
+    "answers (for example, if the user expresses a similar meaning to the standard answer, or another interpretation "
+    "of the standard answer, it is considered correct.)\n\nThe question is: {question}\n\nThe standard answer: "
+    "{answer}\n\nThe user's answer: {response}\n\nPlease strictly follow the following format for output(0 "
+    "represents correct, 1 represents incorrect):\n<think>{{your concise think step}}</think>\n<judge>{{0/1}}</judge>"
+    "\n\nfor example:\n<think>The standard answer is right, and the user's answer is right frontal lobe, they "
+    "express the same meaning, so it is correct.</think>\n<judge>0</judge>\n    ")
+STYLES = ("lingshu", "medevalkit")
 
 
 class LLMJudge:
     def __init__(self, model: str, base_url: str, api_key_env: str | None = "OPENAI_API_KEY",
                  concurrency: int = 32, timeout_s: float = 120.0, max_retries: int = 5, backoff_s: float = 1.0,
                  max_new_tokens: int = 512, correct_label: str = "0", cache_path: str | None = None,
-                 prompt: str = JUDGE_PROMPT, max_response_bytes: int = MAX_RESPONSE_BYTES):
+                 prompt: str | None = None, style: str = "lingshu", max_response_bytes: int = MAX_RESPONSE_BYTES):
+        if style not in STYLES:
+            raise ValueError(f"judge.style={style!r} is not one of {STYLES}")
+        self.style = style
+        prompt = prompt or (MEDEVALKIT_JUDGE_PROMPT if style == "medevalkit" else JUDGE_PROMPT)
         self.engine = OpenAIEngine(model=model, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
                                    timeout_s=timeout_s, max_retries=max_retries, backoff_s=backoff_s,
                                    max_response_bytes=max_response_bytes)
@@ -75,13 +93,15 @@ class LLMJudge:
 
     def describe(self) -> dict[str, Any]:
         return {"model": self.model, "base_url": self.engine.base_url, "prompt_hash": self.prompt_hash,
-                "correct_label": self.correct_label}
+                "correct_label": self.correct_label, "style": self.style, "max_new_tokens": self.max_new_tokens}
 
     def key(self, question: str, answer: str, response: str) -> str:
         blob = json.dumps([self.model, self.prompt_hash, question, answer, response], ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def parse(self, raw: str) -> bool | None:
+        if self.style == "medevalkit":  # the <judge> content (or the whole reply) must be exactly the label
+            return tag_content(raw or "", "judge") == self.correct_label
         found = _VERDICT_RE.findall(raw or "")
         if len(set(found)) != 1:
             return None

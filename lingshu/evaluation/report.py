@@ -14,9 +14,11 @@ MULTIMODAL = [("MMMU-Med", "mmmu_med"), ("VQA-RAD", "vqa_rad"), ("SLAKE", "slake
 TEXT = [("MMLU-Med", "mmlu_med"), ("PubMedQA", "pubmedqa"), ("MedMCQA", "medmcqa"), ("MedQA", "medqa"),
         ("MedBullets", "medbullets_op5"), ("MedXpertQA-Text", "medxpertqa_text"), ("SuperGPQA-Med", "supergpqa_med")]
 REPORTS = [("MIMIC-CXR", "mimic_cxr"), ("IU-Xray", "iu_xray"), ("CheXpert Plus", "chexpert_plus")]
-REPORT_METRICS = [("ROUGE-L", "rouge_l"), ("CIDEr", "cider"), ("RaTE", "ratescore"), ("Semb", "sembscore"),
-                  ("1/RadCliQ", "radcliq_inv")]
-# LINGSHU.md section 7 (paper v4), accuracy %; reports: ROUGE-L, CIDEr, RaTE, Semb, 1/RadCliQ.
+# RaTE / Semb / 1/RadCliQ need model weights we do not compute yet: no always-empty columns.
+REPORT_METRICS = [("ROUGE-L", "rouge_l"), ("CIDEr", "cider")]
+# The protocol that made the published rows: MedEvalKit's rules and prompts, a GPT-4.1 judge, 8,192 tokens.
+PAPER_PROTOCOL = {"scoring": "medevalkit", "judge": "gpt-4.1", "max_new_tokens": 8192, "prompt_set": "medevalkit"}
+# Lingshu paper v4 (arXiv 2506.07044), accuracy %; reports: ROUGE-L, CIDEr (then RaTE, Semb, 1/RadCliQ).
 PUBLISHED: dict[str, dict[str, Any]] = {
     "Lingshu-7B (paper)": {
         "mmmu_med": 54.0, "vqa_rad": 67.9, "slake": 83.1, "path_vqa": 61.9, "pmc_vqa": 56.3, "omnimedvqa": 82.9,
@@ -31,6 +33,48 @@ PUBLISHED: dict[str, dict[str, Any]] = {
 PAPER_NAMES = {b for _, b in MULTIMODAL + TEXT + REPORTS}
 
 
+def protocol_of(res: Mapping[str, dict]) -> dict[str, Any] | None:
+    """The protocol block of a model's results (the first benchmark that records one)."""
+    return next((m["settings"]["protocol"] for m in res.values() if (m.get("settings") or {}).get("protocol")), None)
+
+
+def protocol_label(proto: Mapping[str, Any] | None) -> str:
+    if not proto:
+        return "protocol not recorded"
+    return f"{proto['scoring']}, judge {proto['judge']}, {proto['max_new_tokens']} tokens, prompts {proto['prompt_set']}"
+
+
+def protocol_differences(proto: Mapping[str, Any] | None) -> list[str]:
+    """What separates a run's protocol from the paper's (a judge matches when it names gpt-4.1)."""
+    if not proto:
+        return ["protocol not recorded"]
+    out = []
+    for key, want in PAPER_PROTOCOL.items():
+        got = proto.get(key)
+        if key == "judge":
+            same = want in str(got).lower()
+        else:  # a budget may be one number or one per answer type
+            same = got == want or (isinstance(got, dict) and set(got.values()) == {want})
+        if not same:
+            out.append(f"{key} {got} (paper {want})")
+    return out
+
+
+def _published_rows(results: Mapping[str, Mapping[str, dict]], ncols: int, values) -> list[str]:
+    """Published rows when every model here ran the paper's protocol; else one 'protocol differs' line each."""
+    diffs = sorted({d for res in results.values() for d in protocol_differences(protocol_of(res))})
+    lines = []
+    for label, pub in PUBLISHED.items():
+        vals = values(pub)
+        if vals is None:
+            continue
+        if diffs:
+            lines.append(f"| {label} | protocol differs: {'; '.join(diffs)} |" + " |" * (ncols - 1))
+        else:
+            lines.append(f"| {label} | " + " | ".join(map(_fmt, vals)) + " |")
+    return lines
+
+
 def _fmt(x: Any) -> str:
     return "-" if x is None else f"{x:.1f}"
 
@@ -42,27 +86,48 @@ def _avg(values: list[float | None]) -> float | None:
 def _qa_table(title: str, cols: list[tuple[str, str]], results: Mapping[str, Mapping[str, dict]]) -> list[str]:
     lines = [f"## {title} (accuracy %)", "", "| model | " + " | ".join(c for c, _ in cols) + " | Avg. |",
              "|---" * (len(cols) + 2) + "|"]
-    for label, pub in PUBLISHED.items():
+    def pub_vals(pub):
         vals = [pub.get(b) for _, b in cols]
-        if any(v is not None for v in vals):
-            lines.append(f"| {label} | " + " | ".join(map(_fmt, vals)) + f" | {_fmt(_avg(vals))} |")
+        return vals + [_avg(vals)] if any(v is not None for v in vals) else None
+    lines += _published_rows(results, len(cols) + 1, pub_vals)
     for label, res in results.items():
         vals = [res.get(b, {}).get("accuracy") for _, b in cols]
-        lines.append(f"| {label} | " + " | ".join(map(_fmt, vals)) + f" | {_fmt(_avg(vals))} |")
+        cis = [res.get(b, {}).get("accuracy_ci95") for _, b in cols]
+        cells = [_fmt(v) + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else "") for v, ci in zip(vals, cis)]
+        lines.append(f"| {label} ({protocol_label(protocol_of(res))}) | " + " | ".join(cells) + f" | {_fmt(_avg(vals))} |")
     return lines + [""]
 
 
 def _report_table(results: Mapping[str, Mapping[str, dict]]) -> list[str]:
     head = " | ".join(f"{d} {m}" for d, _ in REPORTS for m, _ in REPORT_METRICS)
     lines = ["## Report generation (x100)", "", f"| model | {head} |", "|---" * (len(REPORTS) * len(REPORT_METRICS) + 1) + "|"]
-    for label, pub in PUBLISHED.items():
-        if any(b in pub for _, b in REPORTS):
-            vals = [v for _, b in REPORTS for v in (pub.get(b) or (None,) * len(REPORT_METRICS))]
-            lines.append(f"| {label} | " + " | ".join(map(_fmt, vals)) + " |")
+    def pub_vals(pub):
+        if not any(b in pub for _, b in REPORTS):
+            return None
+        return [v for _, b in REPORTS for v in (pub.get(b) or (None,) * len(REPORT_METRICS))[:len(REPORT_METRICS)]]
+    lines += _published_rows(results, len(REPORTS) * len(REPORT_METRICS), pub_vals)
     for label, res in results.items():
         vals = [res.get(b, {}).get(k) for _, b in REPORTS for _, k in REPORT_METRICS]
-        lines.append(f"| {label} | " + " | ".join(map(_fmt, vals)) + " |")
+        lines.append(f"| {label} ({protocol_label(protocol_of(res))}) | " + " | ".join(map(_fmt, vals)) + " |")
     return lines + [""]
+
+
+def _profiles_table(results: Mapping[str, Mapping[str, dict]]) -> list[str]:
+    """Per benchmark, both scoring profiles from the same generation and how many items they disagree on."""
+    rows = []
+    for label, res in results.items():
+        for bench, m in sorted(res.items()):
+            other = m.get("other_profile")
+            if not other or m.get("accuracy") is None:
+                continue
+            scores = {m["settings"]["scoring"]: m["accuracy"], other["scoring"]: other.get("accuracy")}
+            rows.append(f"| {label} | {bench} | {_fmt(scores.get('strict'))} | {_fmt(scores.get('medevalkit'))} | "
+                        f"{other['disagreements']} |")
+    if not rows:
+        return []
+    return ["## Scoring profiles (one generation, accuracy %)", "",
+            "| model | benchmark | strict | medevalkit | items they disagree on |", "|---|---|---|---|---|",
+            *rows, ""]
 
 
 OTHER_COLUMNS = [("accuracy", "accuracy"), ("closed", "closed_accuracy"), ("open", "open_accuracy"),
@@ -76,14 +141,16 @@ def _other_table(name: str, results: Mapping[str, Mapping[str, dict]]) -> list[s
     for label, res in results.items():
         m = res.get(name, {})
         cells = [str(m[k]) if isinstance(m.get(k), int) else _fmt(m.get(k)) for _, k in OTHER_COLUMNS]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append(f"| {label} ({protocol_label(protocol_of(res))}) | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
 def summary_markdown(results: Mapping[str, Mapping[str, dict]]) -> str:
     present = {b for res in results.values() for b in res}
     lines = ["# Evaluation summary", "",
-             "Published rows are the paper's (LINGSHU.md section 7); '-' = not evaluated / not published.", ""]
+             "Published rows are the paper's, shown only beside runs made under its protocol "
+             f"({protocol_label(PAPER_PROTOCOL)}); each row names the protocol that made it; "
+             "[a, b] = bootstrap 95% interval; '-' = not evaluated / not published.", ""]
     if present & {b for _, b in MULTIMODAL}:
         lines += _qa_table("Multimodal QA", MULTIMODAL, results)
     if present & {b for _, b in TEXT}:
@@ -92,6 +159,7 @@ def summary_markdown(results: Mapping[str, Mapping[str, dict]]) -> str:
         lines += _report_table(results)
     for name in sorted(present - PAPER_NAMES):
         lines += _other_table(name, results)
+    lines += _profiles_table(results)
     return "\n".join(lines)
 
 

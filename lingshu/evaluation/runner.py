@@ -11,6 +11,7 @@ last merges them into `predictions.jsonl` and writes `metrics.json` (or call `me
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -21,9 +22,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from lingshu.evaluation import prompts
+from lingshu.evaluation import medevalkit, prompts
 from lingshu.evaluation.extract import final_answer_span
-from lingshu.evaluation.metrics import aggregate, needs_judge, score_prediction
+from lingshu.evaluation.metrics import PROFILES, aggregate, bootstrap_ci, needs_judge, score_prediction
 from lingshu.schema import BenchmarkItem
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,11 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
         raise ValueError(f"eval.chunk_idx={chunk_idx} must be in [0, eval.num_chunks={num_chunks})")
     if scoring == "medevalkit" and judge is None:
         log.warning("eval %s: scoring=medevalkit without a judge: open questions fall back to exact match "
-                    "(the paper judged them with GPT-4.1; set judge=openai or judge=local)", name)
+                    "(the paper judged them with GPT-4.1; set judge=medevalkit)", name)
+    other = next(p for p in PROFILES if p != scoring)
+    if max_new_tokens is None and scoring == "medevalkit" and not reasoning:
+        max_new_tokens = prompts.MEDEVALKIT_MAX_NEW_TOKENS
+    checkpoint = (run_info or {}).get("checkpoint") or (run_info or {}).get("model")  # identity per record
     bdir = Path(out_dir) / name
     bdir.mkdir(parents=True, exist_ok=True)
     pred_path = bdir / _chunk_name(num_chunks, chunk_idx)
@@ -112,20 +117,18 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
             requests = []
             for item in batch:
                 req = prompts.build_request(item, reasoning=reasoning, max_images=n_images,
-                                            max_new_tokens=max_new_tokens)
+                                            max_new_tokens=max_new_tokens, scoring=scoring)
                 req.id = item.id  # lets the replay engine match responses by id
                 requests.append(req)
             responses = engine.generate(requests)
             if len(responses) != len(requests):
                 raise RuntimeError(f"eval {name}: the engine returned {len(responses)} responses for {len(requests)} requests")
-            verdicts: dict[int, dict] = {}
-            if judge is not None:
-                to_judge = [i for i, it in enumerate(batch) if needs_judge(it, scoring)]
-                results = judge.judge([(batch[i].question, batch[i].answer, final_answer_span(responses[i] or ""))
-                                       for i in to_judge])
-                verdicts = dict(zip(to_judge, results))
+            verdicts = {p: _judge_batch(judge, batch, responses, p) for p in (scoring, other)}
             for i, (item, response) in enumerate(zip(batch, responses)):
-                rec = score_prediction(item, response, scoring=scoring, judge=verdicts.get(i))
+                rec = score_prediction(item, response, scoring=scoring, judge=verdicts[scoring].get(i))
+                alt = score_prediction(item, response, scoring=other, judge=verdicts[other].get(i))
+                rec["alt"] = {k: v for k, v in alt.items() if k not in _SHARED_FIELDS}
+                rec.update(_request_record(requests[i], engine, item, checkpoint, scoring))
                 fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
             fh.flush()
             bar.update(len(batch))
@@ -134,15 +137,27 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
         log.warning("eval %s: %d items, the paper evaluated %d: check benchmark.%s.path and split", name,
                     len(seen), expected, name)
 
+    budget = max_new_tokens or (prompts.REASONING_MAX_NEW_TOKENS if reasoning else prompts.DEFAULT_MAX_NEW_TOKENS)
     settings = {"benchmark": name, "scoring": scoring, "reasoning": reasoning, "max_images": n_images,
-                "temperature": 0.0, "max_new_tokens": max_new_tokens or (
-                    prompts.REASONING_MAX_NEW_TOKENS if reasoning else prompts.DEFAULT_MAX_NEW_TOKENS),
-                "prompts": prompt_templates(reasoning), "engine": _describe(engine),
+                "temperature": 0.0, "max_new_tokens": budget,
+                "protocol": protocol(scoring, judge, budget, reasoning),
+                "prompts": prompt_templates(reasoning, scoring), "engine": _describe(engine),
                 "judge": _describe(judge) if judge is not None else None, "limit": limit, **dict(run_info or {})}
     if num_chunks == 1:
         return _finish(bdir, _records_for(pred_path, ids), settings, with_meteor, report_metrics)
     _write_json(bdir / f"chunk.{chunk_idx}-of-{num_chunks}.json", {"ids": ids, "settings": settings})
     return merge_chunks(bdir, num_chunks, with_meteor=with_meteor, report_metrics=report_metrics)
+
+
+def _judge_batch(judge: Any, batch: list[BenchmarkItem], responses: list, scoring: str) -> dict[int, dict]:
+    """Verdicts for the items `scoring` judges, each profile showing the judge its own reading of the
+    response (identical requests are sent once: the judge caches by content)."""
+    if judge is None:
+        return {}
+    idx = [i for i, it in enumerate(batch) if needs_judge(it, scoring)]
+    shown = [medevalkit.judge_response(batch[i].benchmark, responses[i]) if scoring == "medevalkit"
+             else final_answer_span(responses[i] or "") for i in idx]
+    return dict(zip(idx, judge.judge([(batch[i].question, batch[i].answer, r) for i, r in zip(idx, shown)])))
 
 
 def _records_for(path: Path, ids: list[str]) -> list[dict]:
@@ -151,9 +166,58 @@ def _records_for(path: Path, ids: list[str]) -> list[dict]:
     return [by_id[i] for i in ids if i in by_id]
 
 
+_SHARED_FIELDS = ("id", "response", "answer", "answer_type", "categories")
+MAX_DISAGREEMENT_EXAMPLES = 20
+
+
+def protocol(scoring: str, judge: Any, budget: Any, reasoning: bool) -> dict[str, Any]:
+    """What made a number: scoring profile, judge model (or rule only), token budget, prompt set."""
+    return {"scoring": scoring, "judge": getattr(judge, "model", None) or "rule only",
+            "max_new_tokens": budget,
+            "prompt_set": ("medevalkit" if scoring == "medevalkit" else "lingshu") + ("-reasoning" if reasoning else "")}
+
+
+def _request_record(req: Any, engine: Any, item: BenchmarkItem, checkpoint: Any, scoring: str) -> dict[str, Any]:
+    """lmms-eval-style per-item facts: prompt hash and template, checkpoint, and token counts and
+    finish reason where the engine reports them."""
+    text = "".join(m["content"] for m in req.messages if isinstance(m.get("content"), str))
+    info = (getattr(engine, "last_info", None) or {}).get(req.id, {})
+    template = f"medevalkit/{prompts.medevalkit_kind(item)}" if scoring == "medevalkit" else prompts.prompt_kind(item)
+    rec = {"prompt_sha256": hashlib.sha256(text.encode()).hexdigest()[:16], "template": template,
+           "checkpoint": checkpoint}
+    # only engines that report them (`last_info`, keyed by request id) fill these in
+    rec.update({k: info[k] for k in ("input_tokens", "output_tokens", "finish_reason") if k in info})
+    return rec
+
+
+def _disagreements(bdir: Path, records: list[dict]) -> int:
+    """Items whose verdict differs between the two profiles; the first few go to disagreements.jsonl."""
+    diff = [r for r in records if r.get("alt") and r["answer_type"] != "report"
+            and bool(r.get("correct")) != bool(r["alt"].get("correct"))]
+    with (bdir / "disagreements.jsonl").open("w", encoding="utf-8") as fh:
+        for r in diff[:MAX_DISAGREEMENT_EXAMPLES]:
+            fh.write(json.dumps({"id": r["id"], "response": r["response"], "answer": r["answer"],
+                                 "correct": r.get("correct"), "extracted": r.get("extracted"),
+                                 "alt": r["alt"]}, ensure_ascii=False) + "\n")
+    return len(diff)
+
+
 def _finish(bdir: Path, records: list[dict], settings: dict, with_meteor: bool,
             report_metrics: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    metrics = aggregate(records, with_meteor=with_meteor, report_metrics=report_metrics)
+    scoring = settings.get("scoring", "strict")
+    metrics = aggregate(records, with_meteor=with_meteor, scoring=scoring, report_metrics=report_metrics)
+    qa = [r for r in records if r["answer_type"] != "report"]
+    if qa:
+        metrics["accuracy_ci95"] = bootstrap_ci([r.get("correct") for r in qa])
+    metrics["length_truncated"] = sum(r.get("finish_reason") == "length" for r in records)
+    alts = [dict(r, **r["alt"]) for r in records if r.get("alt")]
+    if alts:
+        other = next(p for p in PROFILES if p != scoring)
+        alt = aggregate(alts, with_meteor=False, scoring=other)
+        keep = ("accuracy", "closed_accuracy", "open_accuracy", "mcq_accuracy", "unparsed", "rouge_l", "cider", "bleu_4")
+        metrics["other_profile"] = {"scoring": other, "from_same_generation": True,
+                                    **{k: alt[k] for k in keep if alt.get(k) is not None},
+                                    "disagreements": _disagreements(bdir, records)}
     metrics["settings"] = settings
     _write_json(bdir / "metrics.json", metrics)
     return metrics
@@ -181,8 +245,10 @@ def merge_chunks(bdir: Path, num_chunks: int, *, with_meteor: bool = True,
     return _finish(bdir, records, dict(settings or {}, num_chunks=num_chunks), with_meteor, report_metrics)
 
 
-def prompt_templates(reasoning: bool) -> dict[str, str]:
+def prompt_templates(reasoning: bool, scoring: str = "strict") -> dict[str, str]:
     """The templates in force, recorded with every result."""
+    if scoring == "medevalkit":
+        return {f"{lang}/{kind}": pair[int(reasoning)] for (lang, kind), pair in prompts.MEK_INSTRUCTIONS.items()}
     if reasoning:
         return dict(prompts.REASONING_SUFFIX, report=prompts.REPORT_PROMPT)
     return {"mcq": prompts.MCQ_INSTRUCTION, "yes_no": prompts.YES_NO_INSTRUCTION, "closed": prompts.CLOSED_INSTRUCTION,

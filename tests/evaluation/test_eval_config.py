@@ -97,4 +97,4 @@ def test_evaluate_models_one_row_per_label(composer, tmp_path):
     assert list(results) == ["untrained", "rl"] and results["rl"]["demo"]["accuracy"] == pytest.approx(100.0)
     assert (tmp_path / "eval" / "rl" / "demo" / "predictions.jsonl").exists()
     md = (tmp_path / "eval" / "summary.md").read_text()
-    assert "| untrained | 100.0 |" in md and "| rl | 100.0 |" in md
+    assert "| untrained (strict, judge rule only, " in md and "| rl (strict, judge rule only, " in md

@@ -88,7 +88,7 @@ def test_api_key_never_in_outputs(judge_env):
 
 def test_parse_verdicts():
     j = LLMJudge.__new__(LLMJudge)
-    j.correct_label = "0"
+    j.correct_label, j.style = "0", "lingshu"
     assert j.parse("<think>x</think><judge>0</judge>") is True
     assert j.parse("<judge> 1 </judge>") is False
     assert j.parse("<judge>0</judge><judge>1</judge>") is None
@@ -99,3 +99,20 @@ def test_missing_key_variable_fails_clearly(monkeypatch):
     monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
     with pytest.raises(RuntimeError, match="NO_SUCH_KEY_VAR"):
         LLMJudge(model="m", base_url="http://127.0.0.1:9/v1", api_key_env="NO_SUCH_KEY_VAR")
+
+
+def test_medevalkit_style_prompt_and_verdicts():
+    # golden: MedEvalKit's get_compare_messages run on placeholder strings
+    import json
+    from pathlib import Path
+
+    ref = json.loads((Path(__file__).parent / "data" / "medevalkit_judge_prompt.json").read_text(encoding="utf-8"))
+    j = LLMJudge(model="gpt-4.1", base_url="http://127.0.0.1:9/v1", api_key_env=None, style="medevalkit")
+    assert j.prompt.format(question=ref["question"], answer=ref["answer"], response=ref["response"]) == ref["prompt"]
+    assert j.parse("<think>same</think>\n<judge>0</judge>") is True
+    assert j.parse("0") is True  # no tags: the whole reply is the verdict
+    assert j.parse("<judge>1</judge>") is False
+    assert j.parse("<judge>0</judge><judge>1</judge>") is False  # "0 1"
+    assert j.parse("") is False and j.parse(None) is False
+    with pytest.raises(ValueError, match="judge.style"):
+        LLMJudge(model="m", base_url="http://127.0.0.1:9/v1", api_key_env=None, style="other")

@@ -26,6 +26,8 @@ from lingshu.evaluation.benchmarks.reports import MIMICCXR, IUXray
 from lingshu.evaluation.benchmarks.slake import SLAKE
 from lingshu.evaluation.benchmarks.supergpqa import SuperGPQAMed
 from lingshu.evaluation.benchmarks.vqa_rad import VQARAD
+from lingshu.evaluation.metrics import needs_judge, score_prediction
+from lingshu.evaluation.prompts import build_prompt
 
 
 def png(shade=0):
@@ -67,6 +69,17 @@ def test_vqa_rad_release_json_keeps_only_test_phrases(tmp_path):
     assert [i.answer_type for i in items] == ["closed", "open"]
     assert items[0].answer == "Yes" and items[0].images == [png(1)]
     assert items[1].categories == {"modality": "chest", "question_type": "pos", "language": "en"}
+
+
+def test_vqa_rad_closed_non_yes_no_is_open_and_judged_under_medevalkit(tmp_path):
+    row = {"qid": 7, "image_name": "synpic1.jpg", "image_organ": "CHEST", "answer": "Left", "answer_type": "CLOSED",
+           "question_type": "POS", "question": "Is the mass on the left or right?", "phrase_type": "test_freeform"}
+    put(tmp_path / "VQA_RAD Dataset Public.json", json.dumps([row]))
+    put(tmp_path / "VQA_RAD Image Folder" / "synpic1.jpg", png(1))
+    [it] = list(VQARAD(str(tmp_path)).load())
+    assert it.answer_type == "closed" and not needs_judge(it, "strict") and needs_judge(it, "medevalkit")
+    assert build_prompt(it, scoring="medevalkit") == ("Is the mass on the left or right?\n"
+                                                      "Please answer the question concisely.")
 
 
 def test_vqa_rad_parquet(tmp_path):
@@ -130,9 +143,14 @@ def test_omnimedvqa_open_access(tmp_path):
     bad = dict(rows[0], question_id="ACRIMA_0002", gt_answer="Not an option")
     put(tmp_path / "QA_information" / "Open-access" / "ACRIMA.json", json.dumps(rows + [bad]))
     put(tmp_path / "Images" / "ACRIMA" / "Im001.png", png(11))
-    [it] = list(OmniMedVQA(str(tmp_path), split="open_access").load())  # the unanswerable row is skipped
+    it, kept = list(OmniMedVQA(str(tmp_path), split="open_access").load())
     assert it.id == "ACRIMA_0001" and it.options == ["Normal", "Glaucoma", "Cataract"] and it.answer == "B"
     assert it.categories["modality"] == "Fundus Photography" and it.images == [png(11)]
+    # MedEvalKit keeps a row whose answer matches no option; no response can be right under strict
+    assert kept.id == "ACRIMA_0002" and kept.answer == "Not an option" and kept.answer_letter is None
+    for response in ("B", "A", "Not an option", ""):
+        assert score_prediction(kept, response)["correct"] is False
+    assert score_prediction(kept, "B", scoring="medevalkit")["correct"] is False
 
 
 def test_mmmu_keeps_every_image_in_order(tmp_path):
@@ -196,6 +214,23 @@ def test_pubmedqa_test_set_with_context(tmp_path):
     put(ori / "ori_pqal.json", json.dumps({**data, "999": dict(data["12345"], final_decision="no")}))
     put(ori / "test_ground_truth.json", json.dumps({"999": "no"}))
     assert [(i.id, i.answer) for i in PubMedQA(str(ori)).load()] == [("999", "B")]
+
+
+def test_pubmedqa_parquet_releases(tmp_path):
+    # openlifescienceai/pubmedqa (MedEvalKit's copy): `data` struct, the option letter as answer
+    data = {"Question": "Does X help?", "Context": ["Background.", "Results."], "Correct Answer": "no",
+            "Correct Option": "B", "Options": {"A": "yes", "B": "no", "C": "maybe"}}
+    parquet(tmp_path / "ol" / "test-00000-of-00001.parquet", [{"id": "21645374", "data": data, "subject_name": ""}])
+    [it] = list(PubMedQA(str(tmp_path / "ol")).load())
+    assert (it.id, it.answer, it.context, it.options) == ("21645374", "B", "Background.\nResults.", ["yes", "no", "maybe"])
+    # qiaojin/PubMedQA pqa_labeled: 1,000 labelled rows, of which the test set is 500
+    rows = [{"pubid": 100 + i, "question": f"Q{i}?", "context": {"contexts": ["c"], "labels": ["L"], "meshes": ["m"]},
+             "long_answer": "", "final_decision": "yes"} for i in range(501)]
+    parquet(tmp_path / "qj" / "pqa_labeled" / "train-00000-of-00001.parquet", rows)
+    with pytest.raises(BenchmarkPathError, match="test_ground_truth.json"):
+        list(PubMedQA(str(tmp_path / "qj")).load())
+    put(tmp_path / "qj" / "pqa_labeled" / "test_ground_truth.json", json.dumps({"100": "yes", "102": "yes"}))
+    assert [i.id for i in PubMedQA(str(tmp_path / "qj")).load()] == ["100", "102"]
 
 
 def test_medmcqa_release_is_one_based_parquet_zero_based(tmp_path):

@@ -134,8 +134,43 @@ def test_judge_applied_to_open_items(tmp_path):
             return ["pleural effusion" if r.id == "o1" else "yes" for r in requests]
     j = Judge()
     m = evaluate({"toy": ListBenchmark(toy_items())}, Echo(), tmp_path, judge=j, progress=False)["toy"]
-    assert [t[1] for t in j.calls] == ["pleural effusion", "liver"]  # only open questions
+    # strict judges the open questions; the medevalkit profile (scored alongside) also the closed non-yes/no
+    # one, each showing its own reading of the response (LLMJudge sends an identical request once)
+    assert [t[1] for t in j.calls] == ["pleural effusion", "liver", "left", "pleural effusion", "liver"]
     assert m["open_accuracy"] == pytest.approx(50.0) and m["open_scored_by"] == "judge"
+    strict_closed = [r for r in _read(tmp_path / "toy" / "predictions.jsonl") if r["answer"] == "left"][0]
+    assert "judge" not in strict_closed and strict_closed["alt"]["judge"]["correct"] is False
+
+
+def _read(path):
+    import json
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def test_both_profiles_from_one_generation(tmp_path):
+    from lingshu.schema import BenchmarkItem
+
+    opts = ["MRI", "CT", "US", "PET"]
+    items = [BenchmarkItem(id=f"m{i}", benchmark="medqa", question="q", answer="A", answer_type="mcq", options=opts)
+             for i in range(4)]
+
+    class Fixed:  # empty: MedEvalKit credits option A; "A": both; "B": neither; "A, B": MedEvalKit reads "a, b"
+        def generate(self, requests):
+            return [{"m0": "", "m1": "A", "m2": "B", "m3": "MRI"}[r.id] for r in requests]
+    m = evaluate({"medqa": ListBenchmark(items)}, Fixed(), tmp_path, progress=False,
+                 run_info={"checkpoint": "/ckpt/step-9"})["medqa"]
+    assert m["accuracy"] == pytest.approx(50.0)  # strict: "A" and "MRI"
+    other = m["other_profile"]
+    assert other["scoring"] == "medevalkit" and other["accuracy"] == pytest.approx(75.0)
+    assert other["disagreements"] == 1
+    dis = _read(tmp_path / "medqa" / "disagreements.jsonl")
+    assert [d["id"] for d in dis] == ["m0"] and dis[0]["correct"] is False and dis[0]["alt"]["correct"] is True
+    assert m["settings"]["protocol"] == {"scoring": "strict", "judge": "rule only", "max_new_tokens": m["settings"]["max_new_tokens"],
+                                         "prompt_set": "lingshu"}
+    lo, hi = m["accuracy_ci95"]
+    assert lo < 50.0 < hi
+    rec = _read(tmp_path / "medqa" / "predictions.jsonl")[0]
+    assert rec["checkpoint"] == "/ckpt/step-9" and rec["template"] == "mcq" and len(rec["prompt_sha256"]) == 16
 
 
 def test_count_mismatch_with_the_paper_is_warned(tmp_path, caplog):
@@ -168,3 +203,44 @@ def test_engine_returning_too_few_responses_is_an_error(tmp_path):
             return ["A"] * (len(requests) - 1)
     with pytest.raises(RuntimeError, match="returned 8 responses for 9"):
         evaluate({"toy": ListBenchmark(toy_items())}, Short(), tmp_path, progress=False)
+
+
+def test_truncated_answers_are_recorded_and_counted(tiny, tmp_path):
+    # a real tiny Qwen2.5-VL through the HF engine with a 2-token budget: every answer is cut by length
+    from lingshu.engines.hf import HFEngine
+    from lingshu.schema import BenchmarkItem
+
+    model, proc = tiny
+    items = [BenchmarkItem(id=f"q{i}", benchmark="medqa", question=f"Question {i}?", answer="A", answer_type="mcq",
+                           options=["x", "y"]) for i in range(3)]
+    m = evaluate({"medqa": ListBenchmark(items)}, HFEngine(model, proc), tmp_path, max_new_tokens=2,
+                 progress=False)["medqa"]
+    recs = _read(tmp_path / "medqa" / "predictions.jsonl")
+    for r in recs:
+        assert r["input_tokens"] > 10 and 1 <= r["output_tokens"] <= 2
+        assert r["finish_reason"] in ("stop", "length")
+    assert m["length_truncated"] == sum(r["finish_reason"] == "length" for r in recs) > 0
+
+
+def test_medevalkit_run_uses_its_prompts_and_budget(tmp_path):
+    from lingshu.schema import BenchmarkItem
+
+    items = [BenchmarkItem(id="p1", benchmark="pubmedqa", question="Does X help?", context="Background.",
+                           answer="A", answer_type="mcq", options=["yes", "no", "maybe"])]
+
+    class Capture:
+        def generate(self, requests):
+            self.requests = requests
+            return [""]
+    eng = Capture()
+    m = evaluate({"pubmedqa": ListBenchmark(items)}, eng, tmp_path, scoring="medevalkit", progress=False)["pubmedqa"]
+    req = eng.requests[0]
+    assert req.max_new_tokens == 8192
+    assert req.messages[0]["content"].startswith("Context: Background.\n\nQuestion: Does X help?\nOptions: \nA.yes\n")
+    assert m["settings"]["protocol"] == {"scoring": "medevalkit", "judge": "rule only", "max_new_tokens": 8192,
+                                         "prompt_set": "medevalkit"}
+    # the empty answer: MedEvalKit credits option A, strict does not
+    assert m["accuracy"] == 100.0 and m["other_profile"] == {"scoring": "strict", "from_same_generation": True,
+                                                             "accuracy": 0.0, "mcq_accuracy": 0.0, "unparsed": 1,
+                                                             "disagreements": 1}
+    assert _read(tmp_path / "pubmedqa" / "predictions.jsonl")[0]["template"] == "medevalkit/mcq"

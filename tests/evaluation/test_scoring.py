@@ -99,3 +99,20 @@ def test_reports_scored_in_aggregate():
 def test_unknown_profile_raises():
     with pytest.raises(ValueError, match="eval.scoring"):
         score_prediction(item(0, "closed", "yes"), "yes", scoring="lenient")
+
+
+def test_medevalkit_report_metrics_use_its_reference_and_count_empties():
+    from lingshu.evaluation import medevalkit
+
+    studies = [("The heart is normal. No effusion.", "No acute disease."), ("Lungs are clear.", "Normal chest.")]
+    items = [BenchmarkItem(id=str(i), benchmark="iu_xray", question="", answer=f"Findings: {f} Impression: {im}",
+                           answer_type="report", meta={"findings": f, "impression": im})
+             for i, (f, im) in enumerate(studies)]
+    responses = ["Findings: The heart is normal. Impression: No acute disease.", ""]
+    recs = [score_prediction(it, r, scoring="medevalkit") for it, r in zip(items, responses)]
+    assert recs[0]["reference"] == "Findings: The heart is normal. No effusion. Impression: No acute disease.."
+    m = aggregate(recs, scoring="medevalkit")
+    want = medevalkit.report_scores(responses, [r["reference"] for r in recs])
+    assert m["rouge_l"] == pytest.approx(want["rouge_l"]) and m["bleu_1"] == pytest.approx(want["bleu_1"])
+    one = medevalkit.report_scores(responses[:1], [recs[0]["reference"]])
+    assert m["rouge_l"] == pytest.approx(one["rouge_l"] / 2)  # the empty response: 0, still counted

@@ -30,6 +30,7 @@ class _MedXpertQA(Benchmark):
                 id=str(rec["id"]), benchmark=self.name, question=_CHOICES.sub("", str(rec["question"])).strip(),
                 answer=str(rec["label"]).strip().upper(), answer_type="mcq",
                 options=[str(opts[k]).strip() for k in letters], images=images,
+                meta={"question_full": str(rec["question"])},  # MedEvalKit keeps "Answer Choices: ..."
                 categories={"question_type": str(rec.get("question_type", "")),
                             "task": str(rec.get("medical_task", "")), "body_system": str(rec.get("body_system", "")),
                             "language": "en"})

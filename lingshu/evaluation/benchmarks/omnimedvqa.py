@@ -1,6 +1,7 @@
 """OmniMedVQA open-access (88,996): `QA_information/Open-access/*.json`, each a list of
 {`question_id`, `question`, `gt_answer` (option text), `option_A`..`option_D`, `image_path`
-(relative to the release root), `question_type`, `modality_type`, `dataset`}."""
+(relative to the release root), `question_type`, `modality_type`, `dataset`}. A row whose answer
+matches no option is kept with the answer text (strict: wrong; medevalkit: as MedEvalKit scores it)."""
 
 from __future__ import annotations
 
@@ -30,9 +31,10 @@ class OmniMedVQA(Benchmark):
                 options = [str(rec[f"option_{c}"]).strip() for c in "ABCD" if rec.get(f"option_{c}") not in (None, "")]
                 try:
                     answer = letter_of(str(rec["gt_answer"]), options)
-                except ValueError as e:  # a handful of released rows: skip loudly, never guess
-                    log.warning("omnimedvqa: skipping %s: %s", rec.get("question_id"), e)
-                    continue
+                except ValueError:  # a handful of released rows: kept (as MedEvalKit keeps them), never right
+                    log.warning("omnimedvqa: %s: answer %r matches no option; kept and scored wrong",
+                                rec.get("question_id"), rec["gt_answer"])
+                    answer = str(rec["gt_answer"])
                 yield BenchmarkItem(
                     id=str(rec["question_id"]), benchmark=self.name, question=str(rec["question"]).strip(),
                     answer=answer, answer_type="mcq", options=options,

@@ -34,4 +34,5 @@ class SLAKE(Benchmark):
                     id=str(rec["qid"]), benchmark=self.name, question=str(rec["question"]).strip(), answer=answer,
                     answer_type=answer_kind(answer, rec.get("answer_type")), images=[img],
                     categories={"modality": str(rec.get("modality", "")), "language": lang,
-                                "question_type": str(rec.get("content_type", ""))})
+                                "question_type": str(rec.get("content_type", ""))},
+                    meta={"answer_type": str(rec.get("answer_type", ""))})  # OPEN/CLOSED picks MedEvalKit's prompt
