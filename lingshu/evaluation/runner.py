@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from lingshu.evaluation import medevalkit, prompts
 from lingshu.evaluation.extract import final_answer_span
+from lingshu.evaluation.report import JUDGE_PROMPT_DIFFERS
 from lingshu.evaluation.metrics import PROFILES, aggregate, bootstrap_ci, needs_judge, score_prediction
 from lingshu.schema import BenchmarkItem
 
@@ -171,10 +172,15 @@ MAX_DISAGREEMENT_EXAMPLES = 20
 
 
 def protocol(scoring: str, judge: Any, budget: Any, reasoning: bool) -> dict[str, Any]:
-    """What made a number: scoring profile, judge model (or rule only), token budget, prompt set."""
-    return {"scoring": scoring, "judge": getattr(judge, "model", None) or "rule only",
-            "max_new_tokens": budget,
-            "prompt_set": ("medevalkit" if scoring == "medevalkit" else "lingshu") + ("-reasoning" if reasoning else "")}
+    """What made a number: scoring profile, judge model (or rule only) and its prompt, token budget,
+    prompt set."""
+    out = {"scoring": scoring, "judge": getattr(judge, "model", None) or "rule only",
+           "max_new_tokens": budget,
+           "prompt_set": ("medevalkit" if scoring == "medevalkit" else "lingshu") + ("-reasoning" if reasoning else "")}
+    if getattr(judge, "prompt_hash", None):
+        out["judge_prompt"] = "medevalkit" if getattr(judge, "prompt_is_medevalkit", None) else JUDGE_PROMPT_DIFFERS
+        out["judge_prompt_sha256"] = judge.prompt_hash
+    return out
 
 
 def _request_record(req: Any, engine: Any, item: BenchmarkItem, checkpoint: Any, scoring: str) -> dict[str, Any]:
