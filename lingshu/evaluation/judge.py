@@ -31,7 +31,7 @@ from lingshu.evaluation.medevalkit import (JUDGE_PLACEHOLDERS, JUDGE_PROMPT_HOWT
 
 JUDGE_PROMPT = """You are grading an answer to a medical question.
 Decide whether the user's answer is correct, given the question and the standard answer. An answer
-with a similar meaning to the standard answer, or another valid interpretation of it, is correct.
+that means the same as the standard answer, or is another valid reading of it, counts as correct.
 
 Question: {question}
 Standard answer: {answer}

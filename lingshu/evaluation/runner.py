@@ -83,7 +83,7 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
         raise ValueError(f"eval.chunk_idx={chunk_idx} must be in [0, eval.num_chunks={num_chunks})")
     if scoring == "medevalkit" and judge is None:
         log.warning("eval %s: scoring=medevalkit without a judge: open questions fall back to exact match "
-                    "(the paper judged them with GPT-4.1; set judge=medevalkit)", name)
+                    "(the paper judged them with GPT-4.1; set judge=medevalkit judge.prompt_file=...)", name)
     other = next(p for p in PROFILES if p != scoring)
     if max_new_tokens is None and scoring == "medevalkit" and not reasoning:
         max_new_tokens = prompts.MEDEVALKIT_MAX_NEW_TOKENS

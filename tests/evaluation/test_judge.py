@@ -141,7 +141,8 @@ def test_medevalkit_style_renders_the_prompt_file_and_reads_verdicts(judge_env, 
         "Reply <think>{your reasoning}</think><judge>{0/1}</judge>\n")
     out = j.judge([("q", "liver", "liver"), ("q", "liver", "spleen"), ("q", "liver", "garbled")])
     assert [o["correct"] for o in out] == [True, False, False]  # medevalkit: an unreadable verdict is wrong
-    assert last_user_text(server.bodies[0]) == j.render("q", "liver", "liver")
+    # requests run concurrently: compare the sent prompts as a set
+    assert {last_user_text(b) for b in server.bodies} == {j.render("q", "liver", r) for r in ("liver", "spleen", "garbled")}
     assert j.parse("0") is True  # no tags: the whole reply is the verdict
     assert j.parse("<judge>0</judge><judge>1</judge>") is False  # "0 1"
     assert j.parse("") is False and j.parse(None) is False
