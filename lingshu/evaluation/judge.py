@@ -6,14 +6,17 @@ answer is correct (`correct_label`). Verdicts are cached on disk, keyed by (judg
 hash, question, answer, response), so reruns and resumed runs send no repeated requests.
 A request that fails for good or a reply without a parseable verdict gives `correct: None`,
 which the metrics count as `judge_failed` (left out of accuracy under strict, wrong under medevalkit).
-`style="medevalkit"`: MedEvalKit's prompt and verdict rule (a reply is correct only when its
-`<judge>` content, or the reply itself without tags, is exactly "0"; anything else is wrong).
+`style="medevalkit"`: MedEvalKit's verdict rule (a reply is correct only when its `<judge>` content,
+or the reply itself without tags, is exactly "0"; anything else is wrong) with MedEvalKit's prompt,
+which the user extracts from their own MedEvalKit checkout into `prompt_file` (we ship only its
+sha256 and warn when the file differs). Templates name {question} {answer} {response}.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import warnings
@@ -23,11 +26,12 @@ from typing import Any
 
 from lingshu.engines.base import GenerationRequest
 from lingshu.engines.openai import MAX_RESPONSE_BYTES, OpenAIEngine, RequestFailed
-from lingshu.evaluation.medevalkit import tag_content
+from lingshu.evaluation.medevalkit import (JUDGE_PLACEHOLDERS, JUDGE_PROMPT_HOWTO, JUDGE_TEMPLATE_SHA256,
+                                           fill_judge_template, tag_content)
 
 JUDGE_PROMPT = """You are grading an answer to a medical question.
 Decide whether the user's answer is correct, given the question and the standard answer. An answer
-with a similar meaning to the standard answer, or another valid interpretation of it, is correct.
+that means the same as the standard answer, or is another valid reading of it, counts as correct.
 
 Question: {question}
 Standard answer: {answer}
@@ -36,34 +40,41 @@ User's answer: {response}
 First reason briefly inside <think></think>, then give your verdict inside <judge></judge>:
 0 if the user's answer is correct, 1 if it is not. Output format: <think>...</think><judge>0 or 1</judge>"""
 _VERDICT_RE = re.compile(r"<judge>\s*([01])\s*</judge>", re.IGNORECASE)
-# MedEvalKit's judge prompt (utils.get_compare_messages), word for word: the published open-question
-# numbers were judged with it. Used with style="medevalkit" (conf/judge/medevalkit.yaml).
-MEDEVALKIT_JUDGE_PROMPT = (
-    "\nYour task is to determine whether the user's answer is correct based on the provided questions and standard "
-    "answers (for example, if the user expresses a similar meaning to the standard answer, or another interpretation "
-    "of the standard answer, it is considered correct.)\n\nThe question is: {question}\n\nThe standard answer: "
-    "{answer}\n\nThe user's answer: {response}\n\nPlease strictly follow the following format for output(0 "
-    "represents correct, 1 represents incorrect):\n<think>{{your concise think step}}</think>\n<judge>{{0/1}}</judge>"
-    "\n\nfor example:\n<think>The standard answer is right, and the user's answer is right frontal lobe, they "
-    "express the same meaning, so it is correct.</think>\n<judge>0</judge>\n    ")
 STYLES = ("lingshu", "medevalkit")
+log = logging.getLogger(__name__)
 
 
 class LLMJudge:
     def __init__(self, model: str, base_url: str, api_key_env: str | None = "OPENAI_API_KEY",
                  concurrency: int = 32, timeout_s: float = 120.0, max_retries: int = 5, backoff_s: float = 1.0,
                  max_new_tokens: int = 512, correct_label: str = "0", cache_path: str | None = None,
-                 prompt: str | None = None, style: str = "lingshu", max_response_bytes: int = MAX_RESPONSE_BYTES):
+                 prompt: str | None = None, prompt_file: str | None = None, style: str = "lingshu",
+                 max_response_bytes: int = MAX_RESPONSE_BYTES):
         if style not in STYLES:
             raise ValueError(f"judge.style={style!r} is not one of {STYLES}")
         self.style = style
-        prompt = prompt or (MEDEVALKIT_JUDGE_PROMPT if style == "medevalkit" else JUDGE_PROMPT)
+        prompt = _read_prompt(prompt_file) if prompt_file else prompt
+        if prompt is None and style == "medevalkit":
+            raise ValueError(f"judge.prompt_file is not set: judge=medevalkit needs MedEvalKit's judge prompt; "
+                             f"{JUDGE_PROMPT_HOWTO}")
+        prompt = prompt or JUDGE_PROMPT
+        missing = [k for k in JUDGE_PLACEHOLDERS if "{" + k + "}" not in prompt]
+        if missing:
+            raise ValueError(f"judge prompt {prompt_file or '(inline)'}: no {{{missing[0]}}} placeholder "
+                             f"(a template names {{question}} {{answer}} {{response}})")
         self.engine = OpenAIEngine(model=model, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
                                    timeout_s=timeout_s, max_retries=max_retries, backoff_s=backoff_s,
                                    max_response_bytes=max_response_bytes)
         self.model = model
         self.prompt = prompt
-        self.prompt_hash = hashlib.sha256(prompt.encode()).hexdigest()[:16]
+        self.prompt_sha256 = hashlib.sha256(prompt.encode()).hexdigest()
+        self.prompt_hash = self.prompt_sha256[:16]
+        # None for our own prompt style; else whether the template is MedEvalKit's, byte for byte
+        self.prompt_is_medevalkit = self.prompt_sha256 == JUDGE_TEMPLATE_SHA256 if style == "medevalkit" else None
+        if self.prompt_is_medevalkit is False:
+            log.warning("judge prompt %s differs from MedEvalKit's (sha256 %s, MedEvalKit's %s): open-question "
+                        "verdicts are not made under MedEvalKit's protocol", prompt_file or "(inline)",
+                        self.prompt_hash, JUDGE_TEMPLATE_SHA256[:16])
         self.max_new_tokens = max_new_tokens
         self.correct_label = str(correct_label)
         self.requests_sent = 0
@@ -93,11 +104,15 @@ class LLMJudge:
 
     def describe(self) -> dict[str, Any]:
         return {"model": self.model, "base_url": self.engine.base_url, "prompt_hash": self.prompt_hash,
+                "prompt_is_medevalkit": self.prompt_is_medevalkit,
                 "correct_label": self.correct_label, "style": self.style, "max_new_tokens": self.max_new_tokens}
 
     def key(self, question: str, answer: str, response: str) -> str:
         blob = json.dumps([self.model, self.prompt_hash, question, answer, response], ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
+
+    def render(self, question: str, answer: str, response: str) -> str:
+        return fill_judge_template(self.prompt, question, answer, response)
 
     def parse(self, raw: str) -> bool | None:
         if self.style == "medevalkit":  # the <judge> content (or the whole reply) must be exactly the label
@@ -114,8 +129,7 @@ class LLMJudge:
         todo_keys = list(dict.fromkeys(keys[i] for i in todo))  # one request per distinct triple
         first = {k: next(i for i in todo if keys[i] == k) for k in todo_keys}
         requests = [GenerationRequest(
-            messages=[{"role": "user", "content": self.prompt.format(
-                question=triples[first[k]][0], answer=triples[first[k]][1], response=triples[first[k]][2])}],
+            messages=[{"role": "user", "content": self.render(*triples[first[k]])}],
             max_new_tokens=self.max_new_tokens, temperature=0.0) for k in todo_keys]
         self.requests_sent += len(requests)
         failed: dict[str, dict[str, Any]] = {}
@@ -140,3 +154,10 @@ class LLMJudge:
                     fh.write(b"\n")
             for k, v in fresh:
                 fh.write((json.dumps({"key": k, "verdict": v}, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def _read_prompt(path: str) -> str:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"judge.prompt_file={path}: no such file ({JUDGE_PROMPT_HOWTO})")
+    return p.read_bytes().decode("utf-8")  # byte for byte: its sha256 is compared with MedEvalKit's

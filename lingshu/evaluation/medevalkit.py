@@ -8,8 +8,12 @@ word. `docs/EVAL_PROTOCOLS.md` lists every rule and where the profile deliberate
 
 from __future__ import annotations
 
+import ast
+import re
+from collections.abc import Callable
 from difflib import SequenceMatcher
 from functools import lru_cache
+from pathlib import Path
 
 # Phrases after which MedEvalKit keeps only the text that follows (checked in this order, each
 # one splitting on its last occurrence).
@@ -274,3 +278,45 @@ def judge_response(benchmark: str, response: str | None) -> str:
     text = tag_content(text, "answer")
     boxed = boxed_content(text)
     return (text if boxed == "None" else boxed).lower().strip().split(".")[0]
+
+
+# MedEvalKit's judge prompt is not ours to ship: the user extracts it from their own MedEvalKit
+# checkout (scripts/medevalkit_judge_prompt.py) and we keep only its sha256 to recognise it. The
+# template is `utils.get_compare_messages` called with these placeholders as its arguments.
+JUDGE_PLACEHOLDERS = ("question", "answer", "response")
+JUDGE_TEMPLATE_SHA256 = "7b95e6fbe6904d739be023229ae0db12451596737d47493573ff7fb46d265538"
+JUDGE_PROMPT_HOWTO = ("run `python scripts/medevalkit_judge_prompt.py <MedEvalKit checkout> "
+                      "medevalkit_judge_prompt.txt` and set judge.prompt_file=medevalkit_judge_prompt.txt")
+_PLACEHOLDER_RE = re.compile(r"\{(" + "|".join(JUDGE_PLACEHOLDERS) + r")\}")
+
+
+def fill_judge_template(template: str, question: str, answer: str, response: str) -> str:
+    """The template with {question} {answer} {response} replaced in one pass: any other braces stay
+    as they are (MedEvalKit's template has some), and braces inside the values are never re-read."""
+    values = {"question": question, "answer": answer, "response": response}
+    return _PLACEHOLDER_RE.sub(lambda m: str(values[m.group(1)]), template)
+
+
+def judge_prompt_builder(checkout: str | Path) -> Callable[..., list[dict]]:
+    """MedEvalKit's own `get_compare_messages(question, response, answer)`, taken from a checkout.
+
+    Only that function's definition is compiled from `utils/utils.py`, so MedEvalKit's heavy imports
+    (openai, google-genai, nltk...) need not be installed to call it."""
+    src = Path(checkout) / "utils" / "utils.py"
+    if not src.is_file():
+        raise FileNotFoundError(f"{src}: not found; pass the root of a MedEvalKit checkout "
+                                f"(github.com/alibaba-damo-academy/MedEvalKit)")
+    tree = ast.parse(src.read_text(encoding="utf-8"), filename=str(src))
+    defs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "get_compare_messages"]
+    if not defs:
+        raise ValueError(f"{src}: no top-level function get_compare_messages")
+    namespace: dict = {}
+    exec(compile(ast.Module(body=defs[-1:], type_ignores=[]), str(src), "exec"), namespace)  # noqa: S102
+    return namespace["get_compare_messages"]
+
+
+def judge_template_from(checkout: str | Path) -> str:
+    """MedEvalKit's judge prompt template: its builder called with the placeholders themselves."""
+    ph = {k: "{" + k + "}" for k in JUDGE_PLACEHOLDERS}
+    messages = judge_prompt_builder(checkout)(ph["question"], ph["response"], ph["answer"])
+    return messages[-1]["content"]

@@ -16,8 +16,11 @@ TEXT = [("MMLU-Med", "mmlu_med"), ("PubMedQA", "pubmedqa"), ("MedMCQA", "medmcqa
 REPORTS = [("MIMIC-CXR", "mimic_cxr"), ("IU-Xray", "iu_xray"), ("CheXpert Plus", "chexpert_plus")]
 # RaTE / Semb / 1/RadCliQ need model weights we do not compute yet: no always-empty columns.
 REPORT_METRICS = [("ROUGE-L", "rouge_l"), ("CIDEr", "cider")]
-# The protocol that made the published rows: MedEvalKit's rules and prompts, a GPT-4.1 judge, 8,192 tokens.
-PAPER_PROTOCOL = {"scoring": "medevalkit", "judge": "gpt-4.1", "max_new_tokens": 8192, "prompt_set": "medevalkit"}
+# The protocol that made the published rows: MedEvalKit's rules and prompts, a GPT-4.1 judge given
+# MedEvalKit's judge prompt, 8,192 tokens.
+PAPER_PROTOCOL = {"scoring": "medevalkit", "judge": "gpt-4.1", "judge_prompt": "medevalkit", "max_new_tokens": 8192,
+                  "prompt_set": "medevalkit"}
+JUDGE_PROMPT_DIFFERS = "judge prompt differs from MedEvalKit's"
 # Lingshu paper v4 (arXiv 2506.07044), accuracy %; reports: ROUGE-L, CIDEr (then RaTE, Semb, 1/RadCliQ).
 PUBLISHED: dict[str, dict[str, Any]] = {
     "Lingshu-7B (paper)": {
@@ -41,7 +44,8 @@ def protocol_of(res: Mapping[str, dict]) -> dict[str, Any] | None:
 def protocol_label(proto: Mapping[str, Any] | None) -> str:
     if not proto:
         return "protocol not recorded"
-    return f"{proto['scoring']}, judge {proto['judge']}, {proto['max_new_tokens']} tokens, prompts {proto['prompt_set']}"
+    label = f"{proto['scoring']}, judge {proto['judge']}, {proto['max_new_tokens']} tokens, prompts {proto['prompt_set']}"
+    return label + (f", {JUDGE_PROMPT_DIFFERS}" if proto.get("judge_prompt") == JUDGE_PROMPT_DIFFERS else "")
 
 
 def protocol_differences(proto: Mapping[str, Any] | None) -> list[str]:
@@ -53,6 +57,10 @@ def protocol_differences(proto: Mapping[str, Any] | None) -> list[str]:
         got = proto.get(key)
         if key == "judge":
             same = want in str(got).lower()
+        elif key == "judge_prompt":  # a rule-only run already differs by its judge
+            if got != want and proto.get("judge") != "rule only":
+                out.append(JUDGE_PROMPT_DIFFERS if got else "judge prompt not recorded")
+            continue
         else:  # a budget may be one number or one per answer type
             same = got == want or (isinstance(got, dict) and set(got.values()) == {want})
         if not same:

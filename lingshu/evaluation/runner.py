@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from lingshu.evaluation import medevalkit, prompts
 from lingshu.evaluation.extract import final_answer_span
+from lingshu.evaluation.report import JUDGE_PROMPT_DIFFERS
 from lingshu.evaluation.metrics import PROFILES, aggregate, bootstrap_ci, needs_judge, score_prediction
 from lingshu.schema import BenchmarkItem
 
@@ -82,7 +83,7 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
         raise ValueError(f"eval.chunk_idx={chunk_idx} must be in [0, eval.num_chunks={num_chunks})")
     if scoring == "medevalkit" and judge is None:
         log.warning("eval %s: scoring=medevalkit without a judge: open questions fall back to exact match "
-                    "(the paper judged them with GPT-4.1; set judge=medevalkit)", name)
+                    "(the paper judged them with GPT-4.1; set judge=medevalkit judge.prompt_file=...)", name)
     other = next(p for p in PROFILES if p != scoring)
     if max_new_tokens is None and scoring == "medevalkit" and not reasoning:
         max_new_tokens = prompts.MEDEVALKIT_MAX_NEW_TOKENS
@@ -171,10 +172,15 @@ MAX_DISAGREEMENT_EXAMPLES = 20
 
 
 def protocol(scoring: str, judge: Any, budget: Any, reasoning: bool) -> dict[str, Any]:
-    """What made a number: scoring profile, judge model (or rule only), token budget, prompt set."""
-    return {"scoring": scoring, "judge": getattr(judge, "model", None) or "rule only",
-            "max_new_tokens": budget,
-            "prompt_set": ("medevalkit" if scoring == "medevalkit" else "lingshu") + ("-reasoning" if reasoning else "")}
+    """What made a number: scoring profile, judge model (or rule only) and its prompt, token budget,
+    prompt set."""
+    out = {"scoring": scoring, "judge": getattr(judge, "model", None) or "rule only",
+           "max_new_tokens": budget,
+           "prompt_set": ("medevalkit" if scoring == "medevalkit" else "lingshu") + ("-reasoning" if reasoning else "")}
+    if getattr(judge, "prompt_hash", None):
+        out["judge_prompt"] = "medevalkit" if getattr(judge, "prompt_is_medevalkit", None) else JUDGE_PROMPT_DIFFERS
+        out["judge_prompt_sha256"] = judge.prompt_hash
+    return out
 
 
 def _request_record(req: Any, engine: Any, item: BenchmarkItem, checkpoint: Any, scoring: str) -> dict[str, Any]:

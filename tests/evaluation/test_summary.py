@@ -41,9 +41,19 @@ def _with_protocol(acc, scoring, judge, budget, **kw):
 
 def test_published_rows_only_under_the_paper_protocol(tmp_path):
     paper = {"m": {"vqa_rad": _with_protocol(70.0, "medevalkit", "gpt-4.1-2025-04-14", 8192, accuracy_ci95=[66.0, 74.0])}}
+    paper["m"]["vqa_rad"]["settings"]["protocol"].update(judge_prompt="medevalkit", judge_prompt_sha256="7b95e6fbe6904d73")
     md = write_summary(paper, tmp_path)["md"].read_text()
     assert "| Lingshu-7B (paper) | 54.0 | 67.9 |" in md
     assert "| m (medevalkit, judge gpt-4.1-2025-04-14, 8192 tokens, prompts medevalkit) | - | 70.0 [66.0, 74.0] |" in md
+    # the same run with a judge prompt that is not MedEvalKit's (or not recorded) is another protocol
+    paper["m"]["vqa_rad"]["settings"]["protocol"]["judge_prompt"] = "judge prompt differs from MedEvalKit's"
+    md = write_summary(paper, tmp_path)["md"].read_text()
+    assert "| Lingshu-7B (paper) | protocol differs: judge prompt differs from MedEvalKit's |" in md
+    assert ("| m (medevalkit, judge gpt-4.1-2025-04-14, 8192 tokens, prompts medevalkit, judge prompt differs from "
+            "MedEvalKit's) | - | 70.0 [66.0, 74.0] |") in md
+    del paper["m"]["vqa_rad"]["settings"]["protocol"]["judge_prompt"]
+    md = write_summary(paper, tmp_path)["md"].read_text()
+    assert "| Lingshu-7B (paper) | protocol differs: judge prompt not recorded |" in md
     ours = {"m": {"vqa_rad": _with_protocol(70.0, "strict", "rule only", {"mcq": 64, "open": 128})}}
     md = write_summary(ours, tmp_path)["md"].read_text()
     assert ("| Lingshu-7B (paper) | protocol differs: judge rule only (paper gpt-4.1); max_new_tokens "
