@@ -28,7 +28,7 @@ from lingshu.curation.ops import Op
 from lingshu.data.shards import ShardWriter
 from lingshu.data.sources.base import Quarantine, Source
 
-FORMAT_VERSION = 1  # bump when the meaning of work files changes
+FORMAT_VERSION = 2  # bump when the meaning of work files changes
 
 
 def _jsonable(o: Any) -> Any:
