@@ -33,9 +33,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import lightning as L
-from transformers import TrainerCallback
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling benchmark scripts
 
 THREADS = 2
@@ -104,6 +101,7 @@ SFT_BATCH, SFT_WARMUP, SFT_LR = 16, 3, 5e-4
 
 
 def lingshu_sft(ckpt: str, steps: int) -> float:
+    import lightning as L
     import torch
 
     from lingshu.data.collate import SFTCollator
@@ -115,7 +113,7 @@ def lingshu_sft(ckpt: str, steps: int) -> float:
     loader = torch.utils.data.DataLoader(samples, batch_size=SFT_BATCH, collate_fn=SFTCollator(proc))
     stage = Stage(name="peers", lr={"vision": SFT_LR, "projector": SFT_LR, "llm": SFT_LR}, warmup_steps=0,
                   micro_batch_size=SFT_BATCH, grad_accum=1, data={"mixture": [{"source": "demo"}]})
-    timer = LightningTimer(SFT_WARMUP)
+    timer = lightning_timer(SFT_WARMUP)
     trainer = L.Trainer(accelerator="cpu", max_steps=steps + SFT_WARMUP, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, gradient_clip_val=1.0, callbacks=[timer])
     module = SFTModule(model, stage)
@@ -124,32 +122,38 @@ def lingshu_sft(ckpt: str, steps: int) -> float:
     return timer.seconds / steps
 
 
-class LightningTimer(L.Callback):
-    """Wall time from the start of step `warmup` to the end of training."""
+def lightning_timer(warmup: int):
+    """A Lightning callback: wall time from the start of step `warmup` to the end of training."""
+    import lightning as L
 
-    def __init__(self, warmup: int):
-        self.warmup, self.t0, self.seconds = warmup, None, None
+    class Timer(L.Callback):
+        t0 = seconds = None
 
-    def on_train_batch_start(self, trainer, *_):
-        if trainer.global_step == self.warmup and self.t0 is None:
-            self.t0 = time.perf_counter()
+        def on_train_batch_start(self, trainer, *_):
+            if trainer.global_step == warmup and self.t0 is None:
+                self.t0 = time.perf_counter()
 
-    def on_train_end(self, *_):
-        self.seconds = time.perf_counter() - self.t0
+        def on_train_end(self, *_):
+            self.seconds = time.perf_counter() - self.t0
+
+    return Timer()
 
 
-class HFTimer(TrainerCallback):
+def hf_timer(warmup: int):
     """The same for a transformers Trainer (TRL's trainers)."""
+    from transformers import TrainerCallback
 
-    def __init__(self, warmup: int):
-        self.warmup, self.t0, self.seconds = warmup, None, None
+    class Timer(TrainerCallback):
+        t0 = seconds = None
 
-    def on_step_begin(self, args, state, control, **kw):
-        if state.global_step == self.warmup and self.t0 is None:
-            self.t0 = time.perf_counter()
+        def on_step_begin(self, args, state, control, **kw):
+            if state.global_step == warmup and self.t0 is None:
+                self.t0 = time.perf_counter()
 
-    def on_train_end(self, args, state, control, **kw):
-        self.seconds = time.perf_counter() - self.t0
+        def on_train_end(self, args, state, control, **kw):
+            self.seconds = time.perf_counter() - self.t0
+
+    return Timer()
 
 
 def trl_sft_rows(samples) -> list[dict]:
@@ -175,7 +179,7 @@ def trl_sft(ckpt: str, steps: int) -> float:
     model, proc = load_tiny(Path(ckpt))
     rows = trl_sft_rows(sft_samples(SFT_BATCH * (steps + SFT_WARMUP)))
     data = Dataset.from_list(rows)
-    timer = HFTimer(SFT_WARMUP)
+    timer = hf_timer(SFT_WARMUP)
     with tempfile.TemporaryDirectory() as out:
         cfg = SFTConfig(output_dir=out, per_device_train_batch_size=SFT_BATCH, max_steps=steps + SFT_WARMUP,
                         learning_rate=SFT_LR, lr_scheduler_type="constant", warmup_steps=0, max_grad_norm=1.0,
@@ -214,6 +218,7 @@ def grpo_reward():
 
 
 def lingshu_grpo(ckpt: str, steps: int) -> float:
+    import lightning as L
     import torch
 
     from lingshu.rl.grpo import GRPOConfig, GRPOModule
@@ -224,7 +229,7 @@ def lingshu_grpo(ckpt: str, steps: int) -> float:
                      max_steps=steps + GRPO_WARMUP, data={"mixture": [{"source": "demo"}]})
     loader = torch.utils.data.DataLoader(grpo_prompts(), batch_size=GRPO_PROMPTS, shuffle=False, collate_fn=list,
                                          drop_last=True)
-    timer = LightningTimer(GRPO_WARMUP)
+    timer = lightning_timer(GRPO_WARMUP)
     trainer = L.Trainer(accelerator="cpu", max_steps=steps + GRPO_WARMUP, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, callbacks=[timer])
     module = GRPOModule(model, proc, grpo_reward(), cfg)
@@ -253,7 +258,7 @@ def trl_grpo(ckpt: str, steps: int) -> float:
         return [r["overall"] for r in reward([c[0]["content"] for c in completions], [prompts_[i] for i in index])]
 
     prompts_ = prompts
-    timer = HFTimer(GRPO_WARMUP)
+    timer = hf_timer(GRPO_WARMUP)
     with tempfile.TemporaryDirectory() as out:
         cfg = GRPOConfig(output_dir=out, per_device_train_batch_size=GRPO_MICRO,
                          gradient_accumulation_steps=GRPO_PROMPTS * GRPO_GROUP // GRPO_MICRO,
@@ -271,3 +276,228 @@ GRPO_NOTES = ("grpo: same weights, 8 demo prompts x 8 responses of up to 40 toke
               "accuracy + format reward on both, KL 1e-3 to a frozen reference, clip 0.2, token-mean loss, one "
               "optimizer step over 2 micro-batches of 32, no gradient checkpointing (TRL's default is on: switched "
               "off); both generate with transformers' generate (no vLLM); s/step after 1 warm-up step")
+
+
+# -- dedup ----------------------------------------------------------------------------------------------
+DEDUP_NOTES = ("dedup: one core each, the same documents (originals and their planted copies, curation.py's "
+               "corpus); lingshu: word regex, 5-grams, 256 permutations, LSH 26x8 for candidates then each pair "
+               "verified at estimated Jaccard >= 0.8, through its map/merge runner (audited rejects, WebDataset "
+               "shards); datatrove: its defaults (5-grams, 14 buckets x 8 hashes, 64-bit, text simplification, "
+               "spaCy word tokenizer; also run with a plain split), every bucket collision a duplicate (no "
+               "verification), JSONL out; seconds are the CPU time of the run")
+
+
+def cpu_time() -> float:
+    import resource
+
+    return sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for f in ("ru_utime", "ru_stime"))
+
+
+def lingshu_dedup(corpus: str, out: str) -> dict:
+    from curation import text_run
+
+    r = text_run(Path(corpus), "today (paper.yaml)", Path(out))
+    return {"seconds": r["cpu_seconds"], "recall": r["recall"], "precision": r["precision"]}
+
+
+def datatrove_input(corpus: Path) -> Path:
+    """The same documents as datatrove reads them: {"id", "text"} rows, the reliable copies' file first."""
+    folder = corpus / "datatrove"
+    if not folder.exists():
+        folder.mkdir()
+        for i, name in enumerate(("textbook", "web")):
+            with open(corpus / f"{name}.jsonl") as f, open(folder / f"{i}-{name}.jsonl", "w") as g:
+                for line in f:
+                    r = json.loads(line)
+                    g.write(json.dumps({"id": f"{name}-{r['id']}", "text": f"{r['instruction']}\n{r['output']}"}) + "\n")
+    return folder
+
+
+def datatrove_dedup(corpus: str, out: str, tokenizer: str) -> dict:
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
+                                                  MinhashDedupFilter, MinhashDedupSignature)
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.writers import JsonlWriter
+    from datatrove.utils.word_tokenizers import WordTokenizer
+
+    class SplitTokenizer(WordTokenizer):
+        def word_tokenize(self, text):
+            return text.split()
+
+        def sent_tokenize(self, text):
+            return [text]
+
+        def span_tokenize(self, text):
+            return [(0, len(text))]
+
+    language = "en" if tokenizer == "spacy" else SplitTokenizer()
+    cfg, out = MinhashConfig(), Path(out)
+    src = str(datatrove_input(Path(corpus)))
+
+    def run(pipeline, tasks=1):
+        run.stage += 1
+        LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=1, logging_dir=str(out / "logs" / str(run.stage)),
+                              skip_completed=False).run()
+
+    run.stage = 0
+    c0 = cpu_time()
+    run([JsonlReader(src), MinhashDedupSignature(output_folder=str(out / "sigs"), config=cfg, language=language)])
+    run([MinhashDedupBuckets(input_folder=str(out / "sigs"), output_folder=str(out / "buckets"), config=cfg)],
+        tasks=cfg.num_buckets)
+    run([MinhashDedupCluster(input_folder=str(out / "buckets"), output_folder=str(out / "remove"), config=cfg)])
+    run([JsonlReader(src), MinhashDedupFilter(input_folder=str(out / "remove"),
+                                              exclusion_writer=JsonlWriter(str(out / "removed"), compression=None)),
+         JsonlWriter(str(out / "kept"), compression=None)])
+    seconds = cpu_time() - c0
+    removed = {json.loads(x)["id"] for f in (out / "removed").glob("*.jsonl") for x in f.read_text().splitlines()}
+    pairs = json.loads((Path(corpus) / "pairs.json").read_text())
+    dup_pairs = [(f"web-{o}", f"textbook-c{o[1:]}") for o, j in pairs if j >= 0.85]
+    in_dups = {d for p in dup_pairs for d in p}
+    found = sum(1 for p in dup_pairs if p[0] in removed or p[1] in removed)
+    return {"seconds": seconds, "recall": found / len(dup_pairs),
+            "precision": len(removed & in_dups) / max(1, len(removed))}
+
+
+# -- mcq --------------------------------------------------------------------------------------------------
+MCQ_NOTES = ("mcq: one core each, the same predictions (eval.py's workload: letters, '(B)', 'Answer: C', option "
+             "text, boxed, empty, ...); lingshu: strict extraction of the evaluation kit + verdict + aggregate; "
+             "lmms-eval: parse_mmmu_multi_choice_response (a random letter where nothing parses) + comparison; "
+             "seconds are CPU time")
+
+
+def lmms_parser():
+    """lmms-eval's MMMU parser, loaded from its file: importing the package builds its whole task registry."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("lmms_eval")
+    path = Path(spec.submodule_search_locations[0]) / "tasks" / "_task_utils" / "mmmu_mcq_utils.py"
+    module_spec = importlib.util.spec_from_file_location("lmms_mmmu_mcq_utils", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def lingshu_mcq(n: int) -> dict:
+    import random
+
+    from eval import mcq_workload
+
+    from lingshu.evaluation.metrics import aggregate, score_prediction
+
+    items, responses = mcq_workload(n, random.Random(0))
+    c0 = time.process_time()
+    recs = [score_prediction(it, r) for it, r in zip(items, responses)]
+    accuracy = aggregate(recs)["accuracy"]
+    return {"seconds": time.process_time() - c0, "accuracy %": accuracy}
+
+
+def lmms_mcq(n: int) -> dict:
+    import random
+
+    from eval import mcq_workload
+
+    items, responses = mcq_workload(n, random.Random(0))
+    mmmu = lmms_parser()
+    random.seed(0)
+    c0 = time.process_time()
+    correct = 0
+    for it, r in zip(items, responses):
+        index2ans, choices = mmmu.get_multi_choice_info(it.options)
+        correct += mmmu.parse_mmmu_multi_choice_response(r, choices, index2ans) == it.answer_letter
+    return {"seconds": time.process_time() - c0, "accuracy %": 100 * correct / n}
+
+
+# -- the table ------------------------------------------------------------------------------------------------
+def measures(args, root: Path) -> dict:
+    """name -> (peer packages, notes, [(system label, function, args)]); lingshu first."""
+    from curation import text_corpus
+
+    ckpt = str(tiny_checkpoint(root))
+    corpus = str(text_corpus(args.cache, args.dedup_docs))
+    dd = lambda tag: str(root / f"dedup-{tag}")  # noqa: E731
+    return {
+        "sft": (["trl"], SFT_NOTES, [("lingshu", lingshu_sft, (ckpt, args.sft_steps)),
+                                     ("TRL SFTTrainer", trl_sft, (ckpt, args.sft_steps))]),
+        "grpo": (["trl"], GRPO_NOTES, [("lingshu", lingshu_grpo, (ckpt, args.grpo_steps)),
+                                       ("TRL GRPOTrainer", trl_grpo, (ckpt, args.grpo_steps))]),
+        "dedup": (["datatrove", "spacy"], DEDUP_NOTES, [
+            ("lingshu", lingshu_dedup, (corpus, dd("lingshu"))),
+            ("datatrove (spaCy)", datatrove_dedup, (corpus, dd("spacy"), "spacy")),
+            ("datatrove (split)", datatrove_dedup, (corpus, dd("split"), "split"))]),
+        "mcq": (["lmms-eval"], MCQ_NOTES, [("lingshu", lingshu_mcq, (args.mcq,)),
+                                           ("lmms-eval MMMU parser", lmms_mcq, (args.mcq,))]),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--only", nargs="+", choices=["sft", "grpo", "dedup", "mcq"], default=["sft", "grpo", "dedup", "mcq"])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--sft-steps", type=int, default=3)
+    ap.add_argument("--grpo-steps", type=int, default=1)
+    ap.add_argument("--dedup-docs", type=int, default=10_000)
+    ap.add_argument("--mcq", type=int, default=100_000)
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/lingshu-bench-curation"))
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/peers.json"))
+    args = ap.parse_args()
+    from rich.console import Console
+    from rich.table import Table
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        log = root / "peers.log"
+        todo, results, notes = {}, {}, []
+        for name, (pkgs, note, systems) in measures(args, root).items():
+            if name not in args.only:
+                continue
+            missing = [p for p in pkgs if version(p) is None]
+            if missing:
+                print(f"skip {name}: {', '.join(missing)} not installed (pip install -e \".[peers]\")")
+                continue
+            todo[name] = systems
+            notes.append(note)
+        times: dict[tuple, list] = {}
+        for rep in range(args.repeats):  # alternated: load from elsewhere on the machine hits every system alike
+            for name, systems in todo.items():
+                for label, fn, fargs in systems:
+                    t0 = time.perf_counter()
+                    try:
+                        r = in_subprocess(fn, *fargs, log=log)
+                    except RuntimeError as e:
+                        print(f"{name} / {label}: {e}")
+                        continue
+                    if not isinstance(r, dict):
+                        r = {"seconds": r}
+                    times.setdefault((name, label), []).append(r)
+                    print(f"  {name:6} {label:24} run {rep + 1}: {r['seconds']:.3f} s ({time.perf_counter() - t0:.0f} s "
+                          f"with start-up)", flush=True)
+        table = Table(title=f"lingshu vs peers, {os.cpu_count()} cores (min/median of {args.repeats}, alternated)")
+        for col in ("measure", "system", "s min", "s median", "lingshu/peer min", "lingshu/peer median", "quality"):
+            table.add_column(col, justify="left" if col in ("measure", "system", "quality") else "right")
+        for name, systems in todo.items():
+            ours = sorted(r["seconds"] for r in times.get((name, systems[0][0]), []))
+            for label, _, _ in systems:
+                rs = times.get((name, label), [])
+                if not rs:
+                    continue
+                secs = sorted(r["seconds"] for r in rs)
+                quality = ", ".join(f"{k} {v:.4g}" for k, v in rs[0].items() if k != "seconds")
+                ratio = (f"{ours[0] / secs[0]:.2f}", f"{statistics.median(ours) / statistics.median(secs):.2f}") \
+                    if ours and label != systems[0][0] else ("", "")
+                table.add_row(name, label, f"{secs[0]:.3f}", f"{statistics.median(secs):.3f}", *ratio, quality)
+                results.setdefault(name, {})[label] = rs
+        Console(width=160).print(table)
+    env = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+           **{p: version(p) for p in ("torch", "transformers", "trl", "datatrove", "spacy", "lmms-eval", "lingshu")}}
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in env.items()))
+    for note in notes:
+        print(f"- {note}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"env": env, "results": results}, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
