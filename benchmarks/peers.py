@@ -2,7 +2,7 @@
 
     pip install -e ".[peers]"      # trl, datatrove (+ spaCy, datatrove's default English tokenizer)
     pip install --no-deps lmms-eval # optional: its MMMU answer parser, loaded from its file
-    python benchmarks/peers.py [--only sft grpo dedup mcq] [--repeats 3] [--out benchmarks/results/peers.json]
+    python benchmarks/peers.py [--only sft grpo dedup mcq] [--repeats 3] [--threads 2] [--out benchmarks/results/peers.json]
 
 Each measure runs lingshu's public functions and the peer on the same weights (the tiny Qwen2.5-VL,
 one random init saved as an HF folder both load), the same data and shapes; the two systems
@@ -39,7 +39,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling benchmark scripts
 
-THREADS = 2
 
 
 def version(pkg: str) -> str | None:
@@ -444,6 +443,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="+", choices=["sft", "grpo", "dedup", "mcq"], default=["sft", "grpo", "dedup", "mcq"])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (1 on a machine shared with other work: "
+                                                            "CPU seconds of one thread do not include waiting)")
     ap.add_argument("--sft-steps", type=int, default=2)
     ap.add_argument("--grpo-steps", type=int, default=1)
     ap.add_argument("--dedup-docs", type=int, default=6_000)
@@ -454,7 +455,7 @@ def main() -> None:
     import torch
     from rich.console import Console
 
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(args.threads)
     from rich.table import Table
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -486,7 +487,7 @@ def main() -> None:
                     times.setdefault((name, label), []).append(r)
                     print(f"  {name:6} {label:24} run {rep + 1}: {r['seconds']:.3f} CPU s, {r['wall_seconds']:.3f} wall s "
                           f"({time.perf_counter() - t0:.0f} s with start-up)", flush=True)
-        table = Table(title=f"lingshu vs peers, {os.cpu_count()} cores, {THREADS} torch threads (CPU seconds of the "
+        table = Table(title=f"lingshu vs peers, {os.cpu_count()} cores, {args.threads} torch thread(s) (CPU seconds of the "
                             f"run's process, min/median of {args.repeats}, alternated)")
         for col in ("measure", "system", "CPU s min", "CPU s median", "wall s min", "lingshu/peer min",
                     "lingshu/peer median", "quality"):
