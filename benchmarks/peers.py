@@ -2,14 +2,14 @@
 
     pip install -e ".[peers]"      # trl, datatrove (+ spaCy, datatrove's default English tokenizer)
     pip install --no-deps lmms-eval # optional: its MMMU answer parser, loaded from its file
-    python benchmarks/peers.py [--only sft grpo dedup mcq] [--repeats 3] [--threads 2] [--out benchmarks/results/peers.json]
+    python benchmarks/peers.py [--only sft grpo dedup mcq] [--repeats 3] [--threads 1] [--out benchmarks/results/peers.json]
 
 Each measure runs lingshu's public functions and the peer on the same weights (the tiny Qwen2.5-VL,
 one random init saved as an HF folder both load), the same data and shapes; the two systems
 alternate, --repeats times each (one process, warmed up), on the same cores, and the table shows
-min and median CPU seconds of the run's process (user + system, all threads: it holds up on a machine
-shared with other work, where wall time does not; wall time is shown too) and lingshu / peer (below
-1: lingshu is faster). A peer that is not installed is skipped with one line. What each side does
+min and median CPU seconds of the run's process (user + system, all threads; with --threads 1 it holds
+up on a machine shared with other work, where wall time does not; wall time is shown too) and
+lingshu / peer (below 1: lingshu is faster). A peer that is not installed is skipped with one line. What each side does
 differently is printed under the table.
 
   sft    one SFT optimizer step, end to end (each side's own collator): SFTModule under Lightning
@@ -443,8 +443,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="+", choices=["sft", "grpo", "dedup", "mcq"], default=["sft", "grpo", "dedup", "mcq"])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2, help="torch threads (1 on a machine shared with other work: "
-                                                            "CPU seconds of one thread do not include waiting)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads; with one, CPU seconds do not count "
+                                                            "threads waiting for each other on a busy machine")
     ap.add_argument("--sft-steps", type=int, default=2)
     ap.add_argument("--grpo-steps", type=int, default=1)
     ap.add_argument("--dedup-docs", type=int, default=6_000)
