@@ -419,23 +419,27 @@ def lmms_mcq(n: int) -> dict:
 
 # -- the table ------------------------------------------------------------------------------------------------
 def measures(args, root: Path) -> dict:
-    """name -> (peer packages, notes, [(system label, function, args)]); lingshu first."""
+    """name -> (peer packages, notes, a function giving [(system label, function, args)], lingshu first);
+    the inputs (checkpoint, corpus) are only made for measures that run."""
     from curation import text_corpus
 
-    ckpt = str(tiny_checkpoint(root)) if {"sft", "grpo"} & set(args.only) else ""
-    corpus = str(text_corpus(args.cache, args.dedup_docs)) if "dedup" in args.only else ""
-    dd = lambda tag: str(root / f"dedup-{tag}")  # noqa: E731
+    def ckpt():
+        return str(tiny_checkpoint(root))
+
+    def dedup():
+        corpus = str(text_corpus(args.cache, args.dedup_docs))
+        return [("lingshu", lingshu_dedup, (corpus, str(root / "dedup-lingshu"))),
+                ("datatrove (spaCy)", datatrove_dedup, (corpus, str(root / "dedup-spacy"), "spacy")),
+                ("datatrove (split)", datatrove_dedup, (corpus, str(root / "dedup-split"), "split"))]
+
     return {
-        "sft": (["trl"], SFT_NOTES, [("lingshu", lingshu_sft, (ckpt, args.sft_steps)),
-                                     ("TRL SFTTrainer", trl_sft, (ckpt, args.sft_steps))]),
-        "grpo": (["trl"], GRPO_NOTES, [("lingshu", lingshu_grpo, (ckpt, args.grpo_steps)),
-                                       ("TRL GRPOTrainer", trl_grpo, (ckpt, args.grpo_steps))]),
-        "dedup": (["datatrove", "spacy"], DEDUP_NOTES, [
-            ("lingshu", lingshu_dedup, (corpus, dd("lingshu"))),
-            ("datatrove (spaCy)", datatrove_dedup, (corpus, dd("spacy"), "spacy")),
-            ("datatrove (split)", datatrove_dedup, (corpus, dd("split"), "split"))]),
-        "mcq": (["lmms-eval"], MCQ_NOTES, [("lingshu", lingshu_mcq, (args.mcq,)),
-                                           ("lmms-eval MMMU parser", lmms_mcq, (args.mcq,))]),
+        "sft": (["trl"], SFT_NOTES, lambda: [("lingshu", lingshu_sft, (ckpt(), args.sft_steps)),
+                                             ("TRL SFTTrainer", trl_sft, (ckpt(), args.sft_steps))]),
+        "grpo": (["trl"], GRPO_NOTES, lambda: [("lingshu", lingshu_grpo, (ckpt(), args.grpo_steps)),
+                                               ("TRL GRPOTrainer", trl_grpo, (ckpt(), args.grpo_steps))]),
+        "dedup": (["datatrove", "spacy"], DEDUP_NOTES, dedup),
+        "mcq": (["lmms-eval"], MCQ_NOTES, lambda: [("lingshu", lingshu_mcq, (args.mcq,)),
+                                                   ("lmms-eval MMMU parser", lmms_mcq, (args.mcq,))]),
     }
 
 
@@ -471,7 +475,7 @@ def main() -> None:
             if missing:
                 print(f"skip {name}: {', '.join(missing)} not installed (pip install -e \".[peers]\")")
                 continue
-            todo[name] = systems
+            todo[name] = systems()
             notes.append(note)
         times: dict[tuple, list] = {}
         for rep in range(args.repeats):  # alternated: load from elsewhere on the machine hits every system alike
