@@ -40,7 +40,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling benchmark scripts
 
 
-
 def version(pkg: str) -> str | None:
     try:
         return md.version(pkg)
@@ -97,7 +96,7 @@ def sft_samples(n: int):
 SFT_BATCH, SFT_WARMUP, SFT_LR = 16, 1, 5e-4
 
 
-def lingshu_sft(ckpt: str, steps: int) -> float:
+def lingshu_sft(ckpt: str, steps: int) -> dict:
     import lightning as L
     import torch
 
@@ -182,7 +181,7 @@ def trl_sft_rows(samples) -> list[dict]:
     return rows
 
 
-def trl_sft(ckpt: str, steps: int) -> float:
+def trl_sft(ckpt: str, steps: int) -> dict:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -227,7 +226,7 @@ def grpo_reward():
         "format": {"fn": "lingshu.rl.rewards:format_reward", "weight": 0.5}})
 
 
-def lingshu_grpo(ckpt: str, steps: int) -> float:
+def lingshu_grpo(ckpt: str, steps: int) -> dict:
     import lightning as L
     import torch
 
@@ -248,7 +247,7 @@ def lingshu_grpo(ckpt: str, steps: int) -> float:
     return per_step(timer, steps)
 
 
-def trl_grpo(ckpt: str, steps: int) -> float:
+def trl_grpo(ckpt: str, steps: int) -> dict:
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
@@ -264,10 +263,9 @@ def trl_grpo(ckpt: str, steps: int) -> float:
                                  + [{"type": "text", "text": text}]}],
                      "images": [decode_image(b) for b in s.images], "index": i})
 
-    def lingshu_reward(prompts, completions, index, **_):  # the same reward function as lingshu's run
-        return [r["overall"] for r in reward([c[0]["content"] for c in completions], [prompts_[i] for i in index])]
+    def lingshu_reward(completions, index, **_):  # lingshu's reward, on the Samples the rows came from
+        return [r["overall"] for r in reward([c[0]["content"] for c in completions], [prompts[i] for i in index])]
 
-    prompts_ = prompts
     timer = hf_timer(GRPO_WARMUP)
     with tempfile.TemporaryDirectory() as out:
         cfg = GRPOConfig(output_dir=out, per_device_train_batch_size=GRPO_MICRO,
@@ -286,7 +284,8 @@ GRPO_NOTES = (f"grpo: same weights, {GRPO_PROMPTS} demo prompts x {GRPO_GROUP} r
               f"tokens (sampling at T=1), lingshu's accuracy + format reward on both, KL {GRPO_KL:g} to a frozen "
               f"reference, clip 0.2, token-mean loss, one optimizer step over micro-batches of {GRPO_MICRO}, no "
               f"gradient checkpointing (TRL's default is on: switched off); both generate with transformers' "
-              f"generate (no vLLM); s/step after {GRPO_WARMUP} warm-up step")
+              f"generate (no vLLM); each runs its own rollout, log-prob and update code (e.g. TRL computes no old "
+              f"log-probs when a rollout is used once); s/step after {GRPO_WARMUP} warm-up step")
 
 
 # -- dedup ----------------------------------------------------------------------------------------------
