@@ -448,9 +448,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="torch threads; with one, CPU seconds do not count "
                                                             "threads waiting for each other on a busy machine")
-    ap.add_argument("--sft-steps", type=int, default=2)
-    ap.add_argument("--grpo-steps", type=int, default=1)
-    ap.add_argument("--dedup-docs", type=int, default=6_000)
+    ap.add_argument("--sft-steps", type=int, default=5)
+    ap.add_argument("--grpo-steps", type=int, default=3)
+    ap.add_argument("--dedup-docs", type=int, default=10_000)
     ap.add_argument("--mcq", type=int, default=100_000)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/lingshu-bench-curation"))
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/peers.json"))
