@@ -5,7 +5,6 @@ planted corpus: 1,200 near-duplicate pairs at exact word-5-gram Jaccard 0.85-0.9
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
