@@ -244,7 +244,7 @@ def lingshu_grpo(ckpt: str, steps: int) -> dict:
     module = GRPOModule(model, proc, grpo_reward(), cfg)
     module.on_train_start = lambda: None
     trainer.fit(module, loader)
-    return per_step(timer, steps)
+    return {**per_step(timer, steps), "response tokens": float(trainer.callback_metrics["response/length_mean"])}
 
 
 def trl_grpo(ckpt: str, steps: int) -> dict:
@@ -273,11 +273,12 @@ def trl_grpo(ckpt: str, steps: int) -> dict:
                          num_generations=GRPO_GROUP, max_completion_length=GRPO_TOKENS, learning_rate=GRPO_LR,
                          beta=GRPO_KL, epsilon=0.2, max_grad_norm=1.0, lr_scheduler_type="constant", warmup_steps=0,
                          max_steps=steps + GRPO_WARMUP, gradient_checkpointing=False, use_cpu=True, report_to="none",
-                         save_strategy="no", logging_strategy="no", disable_tqdm=True, shuffle_dataset=False, seed=0)
+                         save_strategy="no", logging_steps=1, disable_tqdm=True, shuffle_dataset=False, seed=0)
         trainer = GRPOTrainer(model=model, reward_funcs=[lingshu_reward], args=cfg, train_dataset=Dataset.from_list(rows),
                               processing_class=proc, callbacks=[timer])
         trainer.train()
-    return per_step(timer, steps)
+    lengths = [h["completions/mean_length"] for h in trainer.state.log_history if "completions/mean_length" in h]
+    return {**per_step(timer, steps), "response tokens": float(lengths[-1])}
 
 
 GRPO_NOTES = (f"grpo: same weights, {GRPO_PROMPTS} demo prompts x {GRPO_GROUP} responses of up to {GRPO_TOKENS} "
