@@ -310,6 +310,8 @@ class MinHashDedup(DedupOp):
         kw.setdefault("keep", "priority")
         super().__init__(**kw)
         self.num_perm, self.threshold, self.ngram, self.seed = num_perm, threshold, ngram, seed
+        if not 0.0 < candidate_recall < 1.0 or not 0.0 < threshold <= 1.0:
+            raise ValueError(f"curation op {self.name}: candidate_recall must be in (0, 1) and threshold in (0, 1]")
         if (bands is None) != (rows is None):
             raise ValueError(f"curation op {self.name}: set both bands and rows, or neither")
         if bands is None:

@@ -83,6 +83,8 @@ def test_default_split_catches_the_threshold_and_explicit_split_is_kept():
     assert f"{op.bands} bands x {op.rows} rows of 256" in summary and "0.85: 1.000/0.98" in summary
     with pytest.raises(ValueError, match="bands and rows"):
         MinHashDedup(name="m", bands=4)
+    with pytest.raises(ValueError, match="candidate_recall must be in"):
+        MinHashDedup(name="m", candidate_recall=1.0)
     with pytest.raises(ValueError, match="exceeds num_perm"):
         MinHashDedup(name="m", num_perm=64, bands=9, rows=13)
 
