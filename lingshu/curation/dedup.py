@@ -11,22 +11,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 import os
 import re
 import tempfile
+import zlib
 from array import array
 from collections import defaultdict
 from typing import Any, Callable, Iterator
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import MinHash
 
 from lingshu.curation.ops import Op, Verdict, phashes, stats
 from lingshu.schema import IMAGE_TOKEN, Sample
 
 SCOPES = ("global", "per_source", "cross_source")
 KEEP = ("first", "priority")
-SCHEME = "affine32"  # datasketch's 32-bit hash scheme: pinned so stored signatures stay comparable
+SCHEME = "affine32"  # datasketch's 32-bit permutation scheme: pinned so signatures stay comparable
 Hit = tuple[str, str, Any]  # (kept sample id, its source, statistic)
 
 
@@ -72,32 +74,37 @@ class IntMultiMap:
     def __init__(self, capacity: int = 1024):
         self.keys = array("i", bytes(4 * capacity))
         self.values = array("i", [-1]) * capacity
-        self.n, self.bits = 0, capacity.bit_length() - 1
-
-    def _slot(self, key: int) -> int:  # Fibonacci hashing: the top bits of key * 2**32/phi
-        return ((key * 0x9E3779B1) & 0xFFFFFFFF) >> (32 - self.bits)
+        self.n, self.mask, self.shift = 0, capacity - 1, 33 - capacity.bit_length()
+        self.limit = 7 * capacity // 10  # at most 70% full: probe runs stay short
 
     def get(self, key: int) -> list[int]:
-        keys, values, mask = self.keys, self.values, len(self.keys) - 1
-        out, i = [], self._slot(key)
-        while values[i] >= 0:
+        keys, values, mask = self.keys, self.values, self.mask
+        i = ((key * 0x9E3779B1) & 0xFFFFFFFF) >> self.shift  # Fibonacci hashing: top bits of key * 2**32/phi
+        out, v = [], values[i]
+        while v >= 0:
             if keys[i] == key:
-                out.append(values[i])
+                out.append(v)
             i = (i + 1) & mask
+            v = values[i]
         return out
 
     def put(self, key: int, value: int) -> None:
-        if 10 * (self.n + 1) > 7 * len(self.keys):  # at most 70% full: probe runs stay short
-            old = [(k, v) for k, v in zip(self.keys, self.values) if v >= 0]
-            self.__init__(2 * len(self.keys))
-            for k, v in old:
-                self.put(k, v)
-        keys, values, mask = self.keys, self.values, len(self.keys) - 1
-        i = self._slot(key)
+        if self.n >= self.limit:
+            self._grow()
+        keys, values, mask = self.keys, self.values, self.mask
+        i = ((key * 0x9E3779B1) & 0xFFFFFFFF) >> self.shift
         while values[i] >= 0:
             i = (i + 1) & mask
         keys[i], values[i] = key, value
         self.n += 1
+
+    def _grow(self) -> None:
+        keys, values = self.keys, self.values
+        self.__init__(2 * len(keys))
+        put = self.put
+        for k, v in zip(keys, values):
+            if v >= 0:
+                put(k, v)
 
 
 class Entries:
@@ -225,30 +232,50 @@ def sample_text(sample: Sample) -> str:
     return "\n".join(m["content"] for m in sample.messages)
 
 
+def lsh_split(threshold: float, num_perm: int, candidate_recall: float) -> tuple[int, int]:
+    """Bands x rows for LSH: the most rows per band (fewest chance candidates) whose S-curve still pairs
+    two documents at `threshold` with probability >= `candidate_recall`, with the fewest bands for it."""
+    for rows in range(num_perm, 0, -1):
+        hit = threshold ** rows  # one band pairs them
+        if hit <= 0.0:
+            continue
+        bands = 1 if hit >= 1.0 else max(1, math.ceil(math.log(1.0 - candidate_recall) / math.log1p(-hit)))
+        if bands * rows <= num_perm:
+            return bands, rows
+    raise ValueError(f"no LSH split of {num_perm} values reaches candidate_recall {candidate_recall} at {threshold}")
+
+
+def p_candidate(jaccard: float, bands: int, rows: int) -> float:
+    """The LSH S-curve: P(two documents at this Jaccard share at least one band)."""
+    return 1.0 - (1.0 - jaccard ** rows) ** bands
+
+
 class MinHashTable(Table):
-    """LSH over kept signatures: b bands of r values (datasketch's choice for the threshold), each
-    band a bucket key; candidates are confirmed on their stored signature, which waits on disk."""
+    """LSH over kept signatures: `bands` bands of `rows` values, each band a bucket key; every candidate
+    is then verified by its Jaccard estimated on the full signature (which waits on disk) against the
+    threshold, so the bands only decide which pairs get compared."""
 
     def __init__(self, op: "MinHashDedup"):
-        self.op = op
-        lsh = MinHashLSH(threshold=op.threshold, num_perm=op.num_perm)
-        self.b, self.r = lsh.b, lsh.r
+        self.op, self.b, self.r = op, op.bands, op.rows
         self.entries = Entries(self.b)
         self.sigs = tempfile.TemporaryFile()
         self.size = 4 * op.num_perm
+        # per row, an odd 64-bit multiplier: a band key is their dot product with the band's values
+        self.mult = np.random.default_rng(0).integers(0, 1 << 63, (1, self.r), dtype=np.uint64) * 2 + 1
 
-    def _keys(self, raw: bytes) -> list[int]:
-        step = 4 * self.r  # per-process hash() is fine: the table never leaves this process
-        return [hash(raw[i * step:(i + 1) * step]) for i in range(self.b)]
+    def _keys(self, values: np.ndarray) -> list[int]:
+        k = (values[:self.b * self.r].reshape(self.b, self.r).astype(np.uint64) * self.mult).sum(axis=1)
+        return ((k ^ (k >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.int32).tolist()
 
     def find(self, sig: str, accept) -> Hit | None:
-        raw = base64.b64decode(sig)
-        values = np.frombuffer(raw, dtype="<u4")
-        keys = self._keys(raw)
-        candidates = sorted({e for band, k in enumerate(keys) for e in self.entries.get(band, k)})
+        values = np.frombuffer(base64.b64decode(sig), dtype="<u4")
+        buckets = self.entries.buckets
+        candidates = sorted({e for band, k in enumerate(self._keys(values)) for e in buckets[band].get(k)})
+        if candidates:
+            self.sigs.flush()
         for e in candidates:  # in order: the earliest kept copy wins, deterministically
             other = np.frombuffer(os.pread(self.sigs.fileno(), self.size, e * self.size), dtype="<u4")
-            jac = float(np.mean(values == other))
+            jac = float(np.count_nonzero(values == other)) / len(values)
             if jac >= self.op.threshold and accept(self.entries.source(e)):
                 return self.entries.id(e), self.entries.source(e), {"jaccard": round(jac, 4)}
         return None
@@ -256,35 +283,79 @@ class MinHashTable(Table):
     def add(self, sig: str, source: str, sid: str) -> None:
         raw = base64.b64decode(sig)
         e = self.entries.new(sid, source)
-        self.sigs.write(raw)
-        self.sigs.flush()
-        for band, k in enumerate(self._keys(raw)):
-            self.entries.put(band, k, e)
+        self.sigs.write(raw)  # flushed before the next read
+        for band, k in enumerate(self._keys(np.frombuffer(raw, dtype="<u4"))):
+            self.entries.buckets[band].put(k, e)
+
+
+def fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's finalizer on uint32 values: avalanches before the affine permutations."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
 
 
 class MinHashDedup(DedupOp):
-    """Near-duplicate text removal: MinHash over word n-grams, LSH at a Jaccard threshold."""
+    """Near-duplicate text removal: MinHash over word n-grams, LSH for candidates, each candidate
+    confirmed by its estimated Jaccard >= `threshold`.
 
-    def __init__(self, num_perm: int = 128, threshold: float = 0.8, ngram: int = 5, seed: int = 1, **kw):
+    A word hashes once (CRC-32 of its UTF-8); an n-gram's hash is a fixed odd-weighted sum of its
+    words' hashes (top 32 bits), vectorised over the document; n-gram hashes are then permuted by
+    datasketch's affine32 scheme (its seeded parameters) and the minimum kept per permutation."""
+
+    def __init__(self, num_perm: int = 256, threshold: float = 0.8, ngram: int = 5, seed: int = 1,
+                 candidate_recall: float = 0.99, bands: int | None = None, rows: int | None = None, **kw):
         kw.setdefault("keep", "priority")
         super().__init__(**kw)
         self.num_perm, self.threshold, self.ngram, self.seed = num_perm, threshold, ngram, seed
-        self._perm = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations  # reused: slow to build
+        if not 0.0 < candidate_recall < 1.0 or not 0.0 < threshold <= 1.0:
+            raise ValueError(f"curation op {self.name}: candidate_recall must be in (0, 1) and threshold in (0, 1]")
+        if (bands is None) != (rows is None):
+            raise ValueError(f"curation op {self.name}: set both bands and rows, or neither")
+        if bands is None:
+            bands, rows = lsh_split(threshold, num_perm, candidate_recall)
+        if bands * rows > num_perm:
+            raise ValueError(f"curation op {self.name}: bands * rows = {bands * rows} exceeds num_perm {num_perm}")
+        self.bands, self.rows = bands, rows
+        a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+        self._a, self._b = a.astype(np.uint32), b.astype(np.uint32)
+        self._weights = np.random.default_rng(seed).integers(0, 1 << 63, ngram, dtype=np.uint64) * 2 + 1
+
+    def shingle_hashes(self, words: list[str]) -> np.ndarray:
+        """The distinct 32-bit hashes of the document's word n-grams (the whole text when shorter)."""
+        w = np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words))
+        n = min(self.ngram, len(w))
+        m = len(w) - n + 1
+        h = w[:m] * self._weights[0]
+        for k in range(1, n):
+            h += w[k:k + m] * self._weights[k]
+        return np.unique((h >> np.uint64(32)).astype(np.uint32))
 
     def signature(self, sample: Sample, ctx: dict) -> str | None:
         words = normalized_words(sample_text(sample))
         if not words:
             return None
-        n = min(self.ngram, len(words))
-        shingles = {" ".join(words[i:i + n]).encode() for i in range(len(words) - n + 1)}
-        m = MinHash(num_perm=self.num_perm, seed=self.seed, permutations=self._perm, scheme=SCHEME)
-        m.update_batch(sorted(shingles))
-        stats(sample)["shingles"] = len(shingles)
-        # the affine32 scheme gives values < 2**32, so uint32 keeps the signature file compact
-        return base64.b64encode(m.hashvalues.astype("<u4").tobytes()).decode()
+        h = self.shingle_hashes(words)
+        stats(sample)["shingles"] = len(h)
+        values = (fmix32(h)[:, None] * self._a + self._b).min(axis=0)
+        return base64.b64encode(values.astype("<u4").tobytes()).decode()
 
     def new_table(self) -> Table:
         return MinHashTable(self)
+
+    def describe(self) -> str:
+        """The expected S-curve, for the curation summary: P(candidate), then P(removed) once the
+        estimate (a binomial count over num_perm values) must reach the threshold."""
+        from scipy.stats import binom
+
+        need = math.ceil(self.threshold * self.num_perm - 1e-9)
+        points = [(j, p_candidate(j, self.bands, self.rows), binom.sf(need - 1, self.num_perm, j))
+                  for j in (0.5, 0.7, self.threshold, 0.85, 0.9, 0.95)]
+        curve = ", ".join(f"{j:.2f}: {pc:.3f}/{pc * pv:.3f}" for j, pc, pv in points)
+        return (f"{self.name}: LSH {self.bands} bands x {self.rows} rows of {self.num_perm}, candidates "
+                f"verified at estimated Jaccard >= {self.threshold}; Jaccard -> P(candidate)/P(removed): {curve}")
 
 
 # -- exact dedup ---------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -43,5 +43,10 @@ def summary_table(counts: dict[str, dict]) -> Table:
     return table
 
 
-def print_summary(counts: dict[str, dict]) -> None:
-    Console().print(summary_table(counts))
+def print_summary(counts: dict[str, dict], ops: Sequence = ()) -> None:
+    """The table, then what ops that have one say about their settings (e.g. MinHash's S-curve)."""
+    console = Console()
+    console.print(summary_table(counts))
+    for op in ops:
+        if hasattr(op, "describe"):
+            console.print(op.describe(), highlight=False)

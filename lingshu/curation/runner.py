@@ -28,7 +28,7 @@ from lingshu.curation.ops import Op
 from lingshu.data.shards import ShardWriter, shard_key
 from lingshu.data.sources.base import Quarantine, Source
 
-FORMAT_VERSION = 1  # bump when the meaning of work files changes
+FORMAT_VERSION = 2  # bump when the meaning of work files changes
 # Two samples of one source whose ids are equal, or equal once made shard keys (`a.b`, `a_b`), cannot
 # both live in the shards: the first in the global order is kept, later ones are dropped with this reason.
 DUPLICATE_ID = "duplicate_id"

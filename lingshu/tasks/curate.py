@@ -67,7 +67,7 @@ def run(cfg: Any) -> dict:
         cur.progress = advance
         result = curate(cur, None if partition is None else int(partition))
     if "counts" in result:
-        print_summary(result["counts"])
+        print_summary(result["counts"], cur.ops)
     else:
         print(f"curation partition {partition} of {cur.num_partitions}: {result['status']} under {cur.work_dir}; "
               f"when every partition is done, run again without curation.partition to merge")

@@ -20,7 +20,7 @@ def test_paper_chain_in_order_and_overridable_by_name(tmp_path, tokenizer_dir):
     assert ops[1].min_side == 64 and ops[2].threshold == 0 and ops[2].kinds == {"caption"}
     assert ops[3].scope == "per_source" and ops[3].sources == {"pubmedvision", "llava_med"}
     assert ops[4].min_tokens == 10 and ops[4].max_tokens == 1024 and ops[4].kinds == {"caption"}
-    assert isinstance(ops[5], MinHashDedup) and (ops[5].num_perm, ops[5].threshold, ops[5].ngram) == (128, 0.8, 5)
+    assert isinstance(ops[5], MinHashDedup) and (ops[5].num_perm, ops[5].threshold, ops[5].ngram) == (256, 0.8, 5)
     OmegaConf.update(cfg, "curation.ops.min_size.min_side", 32)
     cfg.curation.ops.decontaminate = None  # switched off
     OmegaConf.update(cfg, "curation.ops.exact", {"_target_": "lingshu.curation.dedup.ExactDedup"}, force_add=True)
