@@ -33,6 +33,7 @@ from lingshu.engines.hf import encode_prompts
 from lingshu.rl.data import RLData, question_type
 from lingshu.rl.rollout import RolloutConfig, RolloutEngine, build_rollout, sampling_summary
 from lingshu.schema import stable_id
+from lingshu.training.memory import print_memory_plan
 from lingshu.training.metrics import RunningMeans
 
 
@@ -355,14 +356,17 @@ class GRPOModule(L.LightningModule):
                     sums["loss"] += float(loss_sum.detach())
                     offset += n
                 tokens_total += local
-                grad_norms.append(total_grad_norm(self.model))
+                norm = total_grad_norm(self.model)
+                if norm is not None:  # DeepSpeed keeps gradients in its partitions and clips them itself
+                    grad_norms.append(norm)
                 self.clip_gradients(opt, gradient_clip_val=c.grad_clip, gradient_clip_algorithm="norm")
                 opt.step()
                 opt.zero_grad(set_to_none=True)
                 sched.step()
         t3 = time.perf_counter()
-        grad_norm = torch.stack(grad_norms).mean()
-        self.log("policy/grad_norm", grad_norm, on_step=True, on_epoch=False, batch_size=len(rows))
+        grad_norm = torch.stack(grad_norms).mean() if grad_norms else torch.tensor(float("nan"))
+        if grad_norms:
+            self.log("policy/grad_norm", grad_norm, on_step=True, on_epoch=False, batch_size=len(rows))
         self.log_step(rows, samples, chunks, rewards, flat, sums, tokens_total, (generate_s, t2 - t1, t3 - t2))
         # What a data trace records per rollout (this rank's numbers; grad_norm is after the all-reduce).
         return {"reward": torch.nan_to_num(rewards).mean(), "loss": torch.tensor(sums["loss"] / max(1, tokens_total)),
@@ -416,6 +420,17 @@ class GRPOModule(L.LightningModule):
     def on_train_start(self) -> None:
         if self.trainer.is_global_zero:
             print_plan(self.cfg, self.world_size)
+            print_memory_plan(self.memory_plan())
+
+    def memory_plan(self) -> dict:
+        """Per-GPU memory of this run (lingshu.training.memory), from the model as built and sharded."""
+        from lingshu.training.memory import ModelShape, device_memory, prompt_budget, stage_plan, strategy_kind
+
+        size = self.processor.image_processor.size
+        compute = torch.bfloat16.itemsize if "bf16" in str(self.trainer.precision) else next(self.model.parameters()).element_size()
+        return stage_plan(self.cfg, ModelShape.of(self.model), strategy_kind(self.trainer.strategy), self.world_size,
+                          prompt_budget(size["longest_edge"]), bool(getattr(self.model, "is_activation_checkpointing", False)),
+                          compute, device_memory() if self.device.type == "cuda" else None)
 
     def on_train_epoch_start(self) -> None:
         dm = self.trainer.datamodule
@@ -423,9 +438,12 @@ class GRPOModule(L.LightningModule):
             dm.set_epoch(self.current_epoch)
 
 
-def total_grad_norm(model) -> torch.Tensor:
-    """The L2 norm of all gradients (full tensors' norm when they are FSDP2 shards)."""
-    norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+def total_grad_norm(model) -> torch.Tensor | None:
+    """The L2 norm of all gradients (full tensors' norm when they are FSDP2 shards); None without any."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if not grads:
+        return None
+    norm = torch.nn.utils.get_total_norm(grads)
     return norm.full_tensor() if hasattr(norm, "full_tensor") else norm
 
 
