@@ -42,7 +42,6 @@ class HFEngine:
         self.tokenizer = processor.tokenizer
         self.end_ids = [self.tokenizer.convert_tokens_to_ids(t) for t in END_TOKENS]
         self.suppress = [self.tokenizer.convert_tokens_to_ids(t) for t in VISION_TOKENS]
-        self.synced_gpus = False  # ranks of a sharded model step together until all are done
 
     @property
     def device(self):
@@ -59,8 +58,7 @@ class HFEngine:
         enc = self.encode(requests).to(self.device)
         sample = r0.temperature > 0
         kwargs = dict(NEUTRAL_GENERATION, do_sample=sample, max_new_tokens=r0.max_new_tokens, eos_token_id=self.end_ids,
-                      pad_token_id=self.tokenizer.pad_token_id, suppress_tokens=self.suppress,
-                      synced_gpus=self.synced_gpus)
+                      pad_token_id=self.tokenizer.pad_token_id, suppress_tokens=self.suppress)
         if sample:
             kwargs.update(temperature=r0.temperature, top_p=r0.top_p, top_k=0)
         else:  # greedy: clear sampling defaults a checkpoint's generation_config may carry

@@ -273,13 +273,17 @@ class GRPOModule(L.LightningModule):
                     for i, s in enumerate(prompts)]
         responses = self.rollout_engine.sample(requests, n)
         samples = [s for s in prompts for _ in range(n)]  # group after group
+        return self.encode_chunks(requests, responses), samples
+
+    def encode_chunks(self, requests, responses: list[list[int]]) -> list[Rollout]:
+        """Micro-batches of (prompt + response) for the log-prob passes; each prompt and its images
+        are encoded once for its whole group."""
+        n, mb = self.cfg.generations_per_prompt, self.cfg.micro_batch_size
         expanded = [r for r in requests for _ in range(n)]
-        encodings = [e for e in encode_each(self.processor, requests) for _ in range(n)]  # images processed once
-        mb = c.micro_batch_size
-        chunks = [encode_rollout(self.processor, expanded[i:i + mb], responses[i:i + mb], self.rollout_engine.end_ids,
-                                 self.device, encodings[i:i + mb])
-                  for i in range(0, len(samples), mb)]
-        return chunks, samples
+        encodings = [e for e in encode_each(self.processor, requests) for _ in range(n)]
+        return [encode_rollout(self.processor, expanded[i:i + mb], responses[i:i + mb], self.rollout_engine.end_ids,
+                               self.device, encodings[i:i + mb])
+                for i in range(0, len(expanded), mb)]
 
     @torch.no_grad()
     def score_logprobs(self, chunks: list[Rollout], skip_old: int = 0) -> None:

@@ -14,7 +14,6 @@ prompt, prompt after prompt; `sync_weights(policy)` hands the engine the policy'
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 from collections.abc import Sequence
@@ -39,9 +38,6 @@ class RolloutConfig:
     max_images: int = 6  # vllm: images per prompt
     dtype: str = "bfloat16"  # vllm: weights are cast to it on every sync
     enforce_eager: bool = False  # vllm: no CUDA graphs (starts faster, decodes slower)
-    # hf under FSDP2: gather the policy's full weights on every rank to generate (fast; the full
-    # policy must fit one GPU), or generate sharded, ranks stepping together (one unit at a time).
-    gather_weights: bool = True
 
     def __post_init__(self) -> None:
         if self.engine not in ("hf", "vllm"):
@@ -77,25 +73,23 @@ def response_mask(new_ids: torch.Tensor, end_ids: list[int]) -> tuple[torch.Tens
 class HFRollout:
     """`generate` on the policy itself, `batch_size` sequences at a time (the memory knob)."""
 
-    def __init__(self, model, processor, batch_size: int, gather_weights: bool = True):
+    def __init__(self, model, processor, batch_size: int):
         self.engine = HFEngine(model, processor, batch_size=batch_size)
         self.end_ids = self.engine.end_ids
-        self.gather_weights = gather_weights
 
     def sync_weights(self, model) -> None:
         """Nothing to copy: the engine generates with the very model being trained."""
 
     def sample(self, requests: Sequence[GenerationRequest], n: int) -> list[list[int]]:
-        """Under FSDP2 the policy's full weights are gathered for the rollout, then resharded; or
-        (gather_weights=False) it generates sharded with `synced_gpus`: a rank whose sequences ended
-        keeps stepping until every rank's have, so the per-unit all-gathers pair up."""
-        from lingshu.training.fsdp import gathered, is_sharded
+        """Under FSDP2 the policy's full weights are gathered on every rank for the rollout, then
+        resharded: each rank generates its own prompts to their own lengths, without collectives.
+        (Generating sharded would need every rank to run the same units in the same order at every
+        token; `generate` runs the vision tower of a prompt with images before the model's forward.)"""
+        from lingshu.training.fsdp import gathered
 
         expanded = [r for r in requests for _ in range(n)]
         out: list[list[int]] = []
-        sharded = is_sharded(self.engine.model) and not self.gather_weights
-        self.engine.synced_gpus = sharded
-        with contextlib.nullcontext() if sharded else gathered(self.engine.model):
+        with gathered(self.engine.model):
             for i in range(0, len(expanded), self.engine.batch_size):
                 _, new = self.engine.generate_ids(expanded[i:i + self.engine.batch_size])
                 mask, _ = response_mask(new, self.end_ids)
@@ -148,7 +142,7 @@ def full_tensor(t: torch.Tensor) -> torch.Tensor:
 
 def build_rollout(cfg: RolloutConfig, model, processor, batch_size: int, world_size: int = 1) -> RolloutEngine:
     if cfg.engine == "hf":
-        return HFRollout(model, processor, batch_size, cfg.gather_weights)
+        return HFRollout(model, processor, batch_size)
     if world_size > 1:
         raise ConfigError(f"stage.rollout.engine=vllm runs on one GPU (one process); this run has {world_size} "
                           "ranks: use stage.rollout.engine=hf or one device")

@@ -74,6 +74,13 @@ def apply_fsdp(model: nn.Module, mesh, precision: str = "32-true") -> None:
              mesh.get_rank(), held, full, len(units), mesh.size(), policy.param_dtype or "unchanged")
 
 
+def root_first(model: nn.Module) -> None:
+    """Make `model` its FSDP2 root now. FSDP2 picks the root at the first forward; `generate` (and
+    unsharding units) may touch a unit before the root's first forward, which FSDP2 then refuses."""
+    if is_sharded(model):
+        model._get_fsdp_state()._lazy_init()
+
+
 _GATHERED: set[int] = set()  # ids of models whose full parameters are on every rank right now
 
 
@@ -85,6 +92,7 @@ def gathered(model: nn.Module):
     from torch.distributed.fsdp import FSDPModule
 
     units = [m for m in model.modules() if isinstance(m, FSDPModule)]
+    root_first(model)
     for u in units:
         u.unshard()
         u.set_reshard_after_forward(False, recurse=False)

@@ -8,8 +8,8 @@ parameter's dtype, as torch keeps them) and the frozen reference model, divided 
 strategy (FSDP2 and ZeRO-3 shard all three; ZeRO-2 shards gradients and optimizer states; DDP none).
 Then the larger of two phases:
 - update: gradients (parameter dtype) + activations of one micro-batch (+ vLLM's share unless it sleeps);
-- rollout: HF gathers the full policy onto every rank (compute dtype) plus its KV cache, or generates
-  sharded (one unit gathered at a time); vLLM holds `gpu_memory_utilization` of the device.
+- rollout: HF gathers the full policy onto every rank (compute dtype) plus its KV cache; vLLM holds
+  `gpu_memory_utilization` of the device.
 Activations are an estimate: with gradient checkpointing each layer keeps its input (S x b x h) and one
 layer's internals are live (~34 S b h bytes in 16-bit with fused attention, Korthikanti et al. 2022);
 the scoring keeps fp32 logits, log-softmax and its gradient for the response tokens (3 x 4 bytes x R x V).
@@ -69,8 +69,7 @@ def strategy_kind(strategy) -> str:
 
 
 def memory_plan(shape: ModelShape, strategy: str, world: int, micro_batch: int, prompt_tokens: int,
-                response_tokens: int, rollout_engine: str = "hf", gather_weights: bool = True,
-                vllm_fraction: float = 0.0, vllm_sleeps: bool = False, gradient_checkpointing: bool = True,
+                response_tokens: int, rollout_engine: str = "hf", vllm_fraction: float = 0.0, vllm_sleeps: bool = False, gradient_checkpointing: bool = True,
                 compute_bytes: int = 2, device_bytes: int | None = None) -> dict:
     """Bytes per GPU by item (see the module docstring) and whether the peak fits `device_bytes`."""
     sharded = SHARDS[strategy]
@@ -97,11 +96,8 @@ def memory_plan(shape: ModelShape, strategy: str, world: int, micro_batch: int, 
     kv = 2 * shape.layers * shape.kv_dim * seq * b * compute_bytes
     if rollout_engine == "vllm":
         items["rollout: vLLM share (weights + KV cache)"] = int(vllm_fraction * (device_bytes or 0))
-    elif gather_weights or "params" not in sharded:
-        items["rollout: full policy gathered + KV cache"] = int(shape.params * compute_bytes + kv)
     else:
-        layer = shape.params / max(1, shape.layers + shape.vision_layers)
-        items["rollout: sharded, one unit gathered + KV cache"] = int(2 * layer * compute_bytes + kv)
+        items["rollout: full policy gathered + KV cache"] = int(shape.params * compute_bytes + kv)
     persistent = sum(items[k] for k in list(items)[:3])
     update = items["gradients (update)"] + items["activations, one micro-batch (update, estimate)"]
     rollout = next(v for k, v in items.items() if k.startswith("rollout"))
@@ -128,7 +124,7 @@ def print_memory_plan(plan: dict, title: str = "GRPO memory per GPU") -> None:
     if device is not None and not plan["fits"]:
         Console().print(f"[bold red]warning:[/] the plan needs {plan['peak'] / GB:.1f} GiB per GPU, above the "
                         f"device's {device / GB:.0f} GiB: more ranks (sharded strategy), a smaller "
-                        "stage.micro_batch_size, gradient checkpointing, or stage.rollout.gather_weights=false")
+                        "stage.micro_batch_size or gradient checkpointing")
 
 
 def stage_plan(cfg_stage, shape: ModelShape, strategy: str, world: int, prompt_tokens: int,
@@ -136,7 +132,7 @@ def stage_plan(cfg_stage, shape: ModelShape, strategy: str, world: int, prompt_t
     """The plan of a GRPO stage config (its micro-batch, lengths and rollout engine)."""
     r = cfg_stage.rollout
     return memory_plan(shape, strategy, world, cfg_stage.micro_batch_size, prompt_tokens, cfg_stage.max_new_tokens,
-                       r.engine, r.gather_weights, r.gpu_memory_utilization, r.enable_sleep_mode,
+                       r.engine, r.gpu_memory_utilization, r.enable_sleep_mode,
                        gradient_checkpointing, compute_bytes, device_bytes)
 
 

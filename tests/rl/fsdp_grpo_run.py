@@ -72,6 +72,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1)
     ap.add_argument("--ckpt-every", type=int, default=0)
     ap.add_argument("--die-after", type=int, default=0)  # SIGKILL this process after that many steps
+    ap.add_argument("--generate", choices=["fixed", "hf"], default="fixed")  # fixed responses or HF from the shards
     args = ap.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -98,7 +99,7 @@ def main() -> None:
                         enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks,
                         default_root_dir=str(out))
     module = GRPOModule(model, proc, reward, cfg, world_size=trainer.world_size, seed=0,
-                        rollout=KeyedRollout(proc.tokenizer))
+                        rollout=KeyedRollout(proc.tokenizer) if args.generate == "fixed" else None)
     trainer.fit(module, datamodule=PromptDataModule(prompts(), cfg.prompts_per_step, seed=0),
                 ckpt_path=resume_path(out / "checkpoints"))
     export_trained(model, proc, out / "hf", write=trainer.is_global_zero)

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from transformers import Qwen2_5_VLForConditionalGeneration
 
+from tests.e2e.conftest import curated  # noqa: F401  (fixture)
+
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "tests" / "rl" / "fsdp_grpo_run.py"
 
@@ -71,3 +73,21 @@ def test_kill_9_and_resume_under_fsdp2_continues_as_an_uninterrupted_run(tmp_pat
     resumed, uninterrupted = metrics(killed, 0)[-1], metrics(whole, 0)[-1]
     for k in ("reward/overall", "response/length_mean", "policy/loss", "policy/kl"):
         assert resumed[k] == pytest.approx(uninterrupted[k], rel=1e-5), k
+
+
+@pytest.mark.slow
+def test_task_rl_under_fsdp_two_cpu_processes(curated, tmp_path):  # noqa: F811  (fixture)
+    from tests.e2e.conftest import SMALL_RL, launch
+
+    run_dir = tmp_path / "run"
+    out = launch(*[a for a in SMALL_RL if not a.startswith("stage.data.heldout_prompts")], "stage.data.heldout_prompts=4",
+                 "stage.prompts_per_step=4", "stage.update_prompts=4", "stage.max_steps=2", "trainer=fsdp",
+                 "trainer.devices=2", f"paths.curated_dir={curated}", f"hydra.run.dir={run_dir}")
+    log = out.stdout + out.stderr
+    assert "GRPO memory per GPU (fsdp, 2 ranks" in log
+    hf = run_dir / "rl" / "hf"
+    assert max_diff(weights(hf), weights(hf)) == 0.0  # loads in plain transformers
+    held = json.loads((run_dir / "rl" / "heldout.json").read_text())
+    assert held["before"]["greedy"]["n"] == held["after"]["greedy"]["n"] == 4
+    ckpt = run_dir / "rl" / "checkpoints" / "last.ckpt"
+    assert ckpt.is_dir() and len(list(ckpt.glob("*.distcp"))) == 2

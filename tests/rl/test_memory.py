@@ -58,11 +58,13 @@ def test_a_plan_above_the_device_warns_and_says_what_to_change(tiny, capsys):
     assert "DOES NOT FIT" in out and "warning" in out and "micro_batch_size" in out
 
 
-@pytest.mark.parametrize("experiment,billions", [("lingshu_rl_7b", 8.29), ("lingshu_rl_32b", 33.45)])
-def test_rl_recipes_fit_one_node_of_8_x_80_gb(experiment, billions, capsys):
+@pytest.mark.parametrize("experiment,ranks,billions,smaller", [
+    ("lingshu_rl_7b", 8, 8.29, "trainer=gpu"),                # one unsharded GPU would not do
+    ("lingshu_rl_32b", 32, 33.45, "trainer.num_nodes=1")])   # nor one node: the gathered 32B policy
+def test_rl_recipes_fit_80_gb_gpus(experiment, ranks, billions, smaller, capsys):
     main([f"experiment={experiment}", "--device-gb", "80"])
     out = " ".join(capsys.readouterr().out.split())
-    assert "(fsdp, 8 ranks" in out and f"{billions:.2f}B parameters" in out
+    assert f"(fsdp, {ranks} ranks" in out and f"{billions:.2f}B parameters" in out
     assert "fits in 80 GiB per device" in out and "DOES NOT FIT" not in out
-    main([f"experiment={experiment}", "trainer=gpu", "--device-gb", "80"])  # one unsharded GPU: it would not
+    main([f"experiment={experiment}", smaller, "--device-gb", "80"])
     assert "DOES NOT FIT" in capsys.readouterr().out
