@@ -7,10 +7,15 @@ One training step = one rollout:
   2. score every response with the reward;
   3. advantages per group: (r - mean) / (std + eps) (group, batch or no scaling; optional
      leave-one-out baseline); groups whose rewards are all equal carry no signal and are counted;
-  4. `updates_per_rollout` passes of minibatches of `update_prompts` prompts: token-level clipped
-     ratio loss against the behaviour policy's log-probs plus a k3 KL penalty to the frozen
-     reference model, averaged over the minibatch's response tokens (across ranks: each rank rolls
-     out its own prompts, gradients are all-reduced).
+  4. `updates_per_rollout` passes of minibatches of `update_prompts` prompts: EasyR1's dual-clip PPO
+     loss (clip_ratio_low / high / dual) against the behaviour policy's log-probs plus a clamped k3
+     KL penalty to the frozen reference model, averaged over the minibatch's response tokens
+     (across ranks: each rank rolls out its own prompts, gradients are all-reduced). Log-probs are
+     scored at the sampling temperature. The first minibatch is updated from the policy that sampled
+     it, so its behaviour log-probs come from the update's own forward (ratio exactly 1).
+
+Under `trainer=fsdp` the policy and the reference are sharded with FSDP2 (`configure_model`); the HF
+rollout engine gathers the policy to generate. Metrics are reduced over all ranks (RunningMeans).
 
 Sampling is seeded per (seed, step, rank), so a run resumed from a checkpoint draws the very
 responses an uninterrupted one would.
