@@ -315,3 +315,31 @@ def test_skipping_the_first_minibatch_old_logprob_pass_leaves_the_update_unchang
     assert m_fast["policy/clip_fraction"] > 0  # the tight band did clip on the second pass
     for k in ("policy/loss", "policy/kl", "policy/clip_fraction", "policy/entropy"):
         assert m_fast[k] == pytest.approx(m_full[k], rel=1e-5, abs=1e-7), k
+
+
+def test_vllm_push_from_fsdp2_shards_sends_full_tensors(tmp_path, monkeypatch):
+    import socket
+
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import DTensor
+
+    from lingshu.training.fsdp import apply_fsdp
+
+    llm_class = fake_vllm.install(monkeypatch)
+    model, proc = fresh_tiny()
+    full = {n: p.detach().clone() for n, p in model.named_parameters()}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+    try:
+        apply_fsdp(model, init_device_mesh("cpu", (1,)))
+        assert isinstance(next(model.parameters()), DTensor)
+        rollout = VLLMRollout(model, proc, RolloutConfig(engine="vllm"), workdir=tmp_path)
+        rollout.sync_weights(model)
+    finally:
+        dist.destroy_process_group()
+    pushed = llm_class.last.worker.loads[-1]
+    assert set(pushed) == set(full)
+    assert all(not isinstance(t, DTensor) and torch.equal(t, full[n]) for n, t in pushed.items())
