@@ -303,7 +303,6 @@ class GRPOModule(L.LightningModule):
 
     # ---- the step ----------------------------------------------------------------------------
     def training_step(self, prompts, batch_idx):
-        c = self.cfg
         t0 = time.perf_counter()
         # A function of the step, not of the RNG's history: resuming needs no RNG state, ranks differ.
         torch.manual_seed(int(stable_id(self.seed, "rollout", self.global_step, self.global_rank), 16) % 2**63)

@@ -85,7 +85,7 @@ class SFTModule(L.LightningModule):
             apply_fsdp(self.model, self.device_mesh["data_parallel"], str(self.trainer.precision))
 
     def training_step(self, batch, batch_idx):
-        num_samples = batch.pop("num_samples")
+        batch.pop("num_samples")
         batch.pop("sample_ids", None)
         labels, segments = batch.pop("labels"), batch.pop("segments", None)
         # No KV cache in training: with one, transformers also skips the packed (block-diagonal) mask.
