@@ -5,7 +5,7 @@
    exactly 1) and re-processing each prompt's images for every response's log-prob pass, against
    the step that still does both ("before");
 3. a step under FSDP2 with 2 processes (`trainer=fsdp`) against the unsharded step on 1 process
-   (same global rollout: 2 threads for the one process, 1 for each of the two).
+   (same global rollout; one thread per process: on a shared CPU, multi-threaded kernels spin).
 
     python benchmarks/rl.py [--checkpoint <hf folder>] [--steps 3] [--out benchmarks/results/rl.json]
 
@@ -144,7 +144,7 @@ def main() -> None:
     for _ in range(args.repeats):  # interleaved, so load from other processes hits every variant alike
         runs["after"].append(step_times(run_steps(args)))
         runs["before"].append(step_times(run_steps(args, WithoutSpeedups)))
-        runs["unsharded"].append(in_subprocess(args, devices=1, threads=2))
+        runs["unsharded"].append(in_subprocess(args, devices=1, threads=1))
         runs["sharded"].append(in_subprocess(args, devices=2, threads=1))
     after, before, unsharded, sharded = (fastest(runs[k]) for k in ("after", "before", "unsharded", "sharded"))
     responses = args.prompts * args.generations
