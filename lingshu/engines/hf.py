@@ -19,6 +19,19 @@ def encode_prompts(processor, requests: Sequence[GenerationRequest]) -> dict:
     return processor(text=texts, images=images, padding=True, return_tensors="pt")
 
 
+# Every knob of transformers' GenerationConfig that reshapes the distribution or the search, at its
+# neutral value. `generate` fills unset knobs from the checkpoint's generation_config.json (e.g.
+# Qwen2.5-VL-Instruct's repetition_penalty 1.05, top_k 1): passing these explicitly makes sampling the
+# plain softmax(logits / temperature) with top-p, as vLLM samples it and as GRPO scores it.
+NEUTRAL_GENERATION = dict(
+    num_beams=1, num_beam_groups=1, diversity_penalty=0.0, penalty_alpha=None, dola_layers=None,
+    repetition_penalty=1.0, encoder_repetition_penalty=1.0, no_repeat_ngram_size=0, encoder_no_repeat_ngram_size=0,
+    typical_p=1.0, min_p=None, top_h=None, epsilon_cutoff=0.0, eta_cutoff=0.0, min_length=0, min_new_tokens=None,
+    bad_words_ids=None, sequence_bias=None, begin_suppress_tokens=None, forced_bos_token_id=None,
+    forced_eos_token_id=None, exponential_decay_length_penalty=None, guidance_scale=None, watermarking_config=None,
+    renormalize_logits=False, stop_strings=None, max_length=None, num_return_sequences=1)
+
+
 class HFEngine:
     """Wraps a loaded model + processor. Requests in one call may mix sampling settings; they are
     grouped so each `generate` call shares them."""
@@ -44,7 +57,7 @@ class HFEngine:
         r0 = requests[0]
         enc = self.encode(requests).to(self.device)
         sample = r0.temperature > 0
-        kwargs = dict(do_sample=sample, max_new_tokens=r0.max_new_tokens, eos_token_id=self.end_ids,
+        kwargs = dict(NEUTRAL_GENERATION, do_sample=sample, max_new_tokens=r0.max_new_tokens, eos_token_id=self.end_ids,
                       pad_token_id=self.tokenizer.pad_token_id, suppress_tokens=self.suppress)
         if sample:
             kwargs.update(temperature=r0.temperature, top_p=r0.top_p, top_k=0)

@@ -77,8 +77,11 @@ class VLLMEngine:
         from vllm import SamplingParams
 
         greedy = request.temperature <= 0
+        # Penalties and other cut-offs explicitly off (as the HF engine's NEUTRAL_GENERATION): the
+        # plain softmax(logits / temperature) with top-p, whatever the checkpoint's generation_config says.
         return SamplingParams(n=n, temperature=0.0 if greedy else request.temperature,
-                              top_p=1.0 if greedy else request.top_p, max_tokens=request.max_new_tokens,
+                              top_p=1.0 if greedy else request.top_p, top_k=-1, min_p=0.0, repetition_penalty=1.0,
+                              presence_penalty=0.0, frequency_penalty=0.0, max_tokens=request.max_new_tokens,
                               seed=request.seed, stop_token_ids=list(self.end_ids), logit_bias=dict(self.logit_bias))
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:

@@ -1,6 +1,12 @@
-"""Verifiable rewards. A component is a plain function `(responses, samples, **kwargs) -> list[float | None]`
-(None: not applicable to that sample); `Reward` combines named components with weights, optionally
-only for some answer types, and returns per sample `{"overall": ..., <component>: ...}`.
+"""Verifiable rewards. A component is a plain function `(responses, samples, **kwargs) -> list[float | None]`;
+`Reward` combines named components with weights, optionally only for some answer types, and returns per
+sample `{"overall": ..., <component>: ...}`.
+
+None rule: a component not routed to a sample (its `answer_types`) is None there and adds nothing. A
+component routed to a sample that still returns None (a failed judge call, no reference answer) leaves
+the sample *unscored*: `overall` is None, so GRPO leaves it out of its group's mean and std, gives it
+advantage 0 (its tokens keep the KL term) and counts it (`reward/unscored_fraction`), instead of
+scoring it 0 like a wrong answer.
 """
 
 from __future__ import annotations
@@ -118,9 +124,12 @@ class Reward:
                 got = self._fns[name]([responses[i] for i in idx], [samples[i] for i in idx], **comp.kwargs)
                 for i, v in zip(idx, got):
                     values[i] = v
-            for row, v in zip(rows, values):
+            routed = set(idx)
+            for i, (row, v) in enumerate(zip(rows, values)):
                 row[name] = v
-                if v is not None:
+                if v is None and i in routed:
+                    row["overall"] = None  # unscored (see the module docstring)
+                elif v is not None and row["overall"] is not None:
                     row["overall"] += comp.weight * v
         return rows
 

@@ -54,6 +54,12 @@ class RolloutEngine(Protocol):
     def sample(self, requests: Sequence[GenerationRequest], n: int) -> list[list[int]]: ...
 
 
+def sampling_summary(temperature: float, top_p: float) -> str:
+    """The distribution both engines sample from (their penalties and cut-offs neutralised) and GRPO scores."""
+    return (f"softmax(logits / {temperature:g}), top-p {top_p:g}, no top-k, repetition penalty 1, no min-p "
+            "(checkpoint generation_config ignored); scored at the same temperature")
+
+
 def response_mask(new_ids: torch.Tensor, end_ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Tokens up to and including the first end token; (mask, truncated)."""
     is_end = torch.zeros_like(new_ids, dtype=torch.bool)
@@ -75,12 +81,19 @@ class HFRollout:
         """Nothing to copy: the engine generates with the very model being trained."""
 
     def sample(self, requests: Sequence[GenerationRequest], n: int) -> list[list[int]]:
+        """Under FSDP2 the policy's full weights are gathered on every rank for the rollout, then
+        resharded: each rank generates its own prompts to their own lengths, without collectives.
+        (Generating sharded would need every rank to run the same units in the same order at every
+        token; `generate` runs the vision tower of a prompt with images before the model's forward.)"""
+        from lingshu.training.fsdp import gathered
+
         expanded = [r for r in requests for _ in range(n)]
         out: list[list[int]] = []
-        for i in range(0, len(expanded), self.engine.batch_size):
-            _, new = self.engine.generate_ids(expanded[i:i + self.engine.batch_size])
-            mask, _ = response_mask(new, self.end_ids)
-            out += [ids[m].tolist() for ids, m in zip(new, mask)]
+        with gathered(self.engine.model):
+            for i in range(0, len(expanded), self.engine.batch_size):
+                _, new = self.engine.generate_ids(expanded[i:i + self.engine.batch_size])
+                mask, _ = response_mask(new, self.end_ids)
+                out += [ids[m].tolist() for ids, m in zip(new, mask)]
         return out
 
 
@@ -110,7 +123,8 @@ class VLLMRollout:
     @torch.no_grad()
     def sync_weights(self, model) -> None:
         self.engine.wake_up(("weights",))
-        self.engine.load_weights((name, p.detach()) for name, p in model.named_parameters())
+        # One tensor at a time: an FSDP2 shard is gathered into its full tensor, pushed, and dropped.
+        self.engine.load_weights((name, full_tensor(p.detach())) for name, p in model.named_parameters())
 
     def sample(self, requests: Sequence[GenerationRequest], n: int) -> list[list[int]]:
         self.engine.wake_up()
@@ -119,6 +133,11 @@ class VLLMRollout:
         finally:
             if self.sleep_mode:  # the policy update gets the memory back
                 self.engine.sleep()
+
+
+def full_tensor(t: torch.Tensor) -> torch.Tensor:
+    """A parameter's full value: gathered from its FSDP2 shards (collective), else itself."""
+    return t.full_tensor() if hasattr(t, "full_tensor") else t
 
 
 def build_rollout(cfg: RolloutConfig, model, processor, batch_size: int, world_size: int = 1) -> RolloutEngine:

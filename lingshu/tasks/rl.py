@@ -12,22 +12,21 @@ import json
 import logging
 from fnmatch import fnmatch
 
-import torch
 from hydra.utils import instantiate
 
 from lingshu.config import ConfigError
 from lingshu.data.datamodule import resolve_shard_dir
 from lingshu.data.shards import iter_tar, list_shards
-from lingshu.engines.base import GenerationRequest
-from lingshu.engines.hf import HFEngine
-from lingshu.models.export import export_hf
+from lingshu.models.export import export_trained
 from lingshu.plots import plot_curves
 from lingshu.rl.data import build_prompts, heldout_from_benchmark
 from lingshu.rl.grpo import GRPOConfig, GRPOModule
+from lingshu.rl.heldout import measure_heldout
 from lingshu.rl.stream import PromptDataModule
 from lingshu.tasks.common import checkpoint_dir, config_hash, done, is_rank_zero, loggers, mark_done, run_dir
 from lingshu.training.callbacks import DataTrace
 from lingshu.training.checkpointing import AtomicCheckpointIO, last_checkpoint, resume_path
+from lingshu.training.strategy import fit_strategy
 
 log = logging.getLogger(__name__)
 
@@ -46,32 +45,6 @@ def prompts_from_shards(cfg, stage: GRPOConfig):
                 if not entry.shards or fnmatch(shard.name, entry.shards):
                     yield from (s for s in iter_tar(shard) if entry.accepts({"kind": s.kind, "id": s.id}))
     return build_prompts(samples(), stage.data, cfg.seed)
-
-
-@torch.no_grad()
-def heldout_reward(model, processor, reward, prompts, max_new_tokens: int, temperature: float = 0.0,
-                   samples: int = 1, seed: int = 0, batch_size: int = 32) -> dict:
-    """Mean reward components on prompts RL never trains on: greedy (temperature 0), or `samples`
-    responses per prompt at the rollout temperature (what GRPO optimises)."""
-    torch.manual_seed(seed)
-    engine = HFEngine(model, processor, batch_size=batch_size)
-    reps = [p for p in prompts for _ in range(samples)]
-    responses = engine.generate([GenerationRequest(messages=p.messages, images=p.images, max_new_tokens=max_new_tokens,
-                                                   temperature=temperature) for p in reps])
-    rows = reward(responses, reps)
-    out = {}
-    for name in rows[0]:
-        vals = [r[name] for r in rows if r[name] is not None]
-        out[name] = sum(vals) / len(vals) if vals else None
-    out["n"] = len(prompts)
-    out["examples"] = [{"id": p.id, "answer": p.answer, "response": r} for p, r in list(zip(reps, responses))[:5]]
-    return out
-
-
-def measure_heldout(model, processor, reward, prompts, stage: GRPOConfig, seed: int) -> dict:
-    return {"greedy": heldout_reward(model, processor, reward, prompts, stage.max_new_tokens),
-            "sampled": heldout_reward(model, processor, reward, prompts, stage.max_new_tokens, stage.temperature,
-                                      samples=stage.data.heldout_samples, seed=seed)}
 
 
 def rl_stage(cfg, stage: GRPOConfig, init_from: str | None, node=None) -> dict:
@@ -97,7 +70,6 @@ def rl_stage(cfg, stage: GRPOConfig, init_from: str | None, node=None) -> dict:
         heldout, train = prompts[:n_held], prompts[n_held:]
     if len(train) < stage.prompts_per_step:
         raise ValueError(f"RL has {len(train)} training prompts, fewer than stage.prompts_per_step={stage.prompts_per_step}")
-    before = measure_heldout(model, processor, reward, heldout, stage, cfg.seed) if heldout else None
     ckpt_dir = checkpoint_dir(out_dir, key) if is_rank_zero() else out_dir / "checkpoints"
     # Checkpoints fall between rollouts: every_n_steps optimizer steps, rounded up to whole rollouts.
     per_rollout = stage.prompts_per_step // stage.update_prompts * stage.updates_per_rollout
@@ -107,19 +79,24 @@ def rl_stage(cfg, stage: GRPOConfig, init_from: str | None, node=None) -> dict:
         callbacks.append(DataTrace(out_dir / "data_trace"))
     trainer = instantiate(cfg.trainer, max_epochs=stage.epochs, max_steps=stage.max_steps, default_root_dir=str(out_dir),
                           logger=loggers(cfg, out_dir), callbacks=callbacks, plugins=[AtomicCheckpointIO()])
+    fit_strategy(trainer.strategy, stage)  # [i12] DeepSpeed: the stage's micro batch and clip
     world = trainer.world_size
     if stage.update_prompts % world or (stage.update_prompts // world * stage.generations_per_prompt) % stage.micro_batch_size:
         raise ConfigError(f"with {world} ranks, stage.update_prompts={stage.update_prompts} must split evenly over the "
                           f"ranks and each rank's share x generations_per_prompt into micro-batches of "
                           f"stage.micro_batch_size={stage.micro_batch_size}")
     module = GRPOModule(model, processor, reward, stage, world_size=world, seed=cfg.seed)
+    # [i12] held-out reward through the rollout engine (batched; vLLM on GPU), before and after
+    measure = lambda: measure_heldout(module.rollout_engine, model, processor.tokenizer, reward, heldout,  # noqa: E731
+                                      stage, cfg.seed) if heldout else None
+    before = measure()
     trainer.fit(module, datamodule=PromptDataModule(train, stage.prompts_per_step, cfg.seed),
                 ckpt_path=resume_path(ckpt_dir), weights_only=True)
-    after = measure_heldout(model, processor, reward, heldout, stage, cfg.seed) if heldout else None
+    after = measure()  # [i12] every rank: under FSDP2 the engine gathers the shards (collective)
     result = {"hf": str(out_dir / "hf"), "steps": trainer.global_step, "prompts": counts,
               "heldout_before": before, "heldout_after": after}
+    export_trained(model, processor, out_dir / "hf", write=trainer.is_global_zero)  # [i12] every rank: gathers shards
     if trainer.is_global_zero:
-        export_hf(model, processor, out_dir / "hf")
         (out_dir / "heldout.json").write_text(json.dumps({"before": before, "after": after}, indent=2))
         plot_curves(out_dir / "metrics.csv", out_dir / "curves.png", f"GRPO: {stage.name}",
                     [["reward/overall", "reward/accuracy", "reward/format"], ["policy/kl"], ["policy/entropy"],

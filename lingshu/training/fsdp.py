@@ -9,6 +9,7 @@ adapters beside frozen base weights): it reduce-scatters only the parameters tha
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 
@@ -67,6 +68,72 @@ def apply_fsdp(model: nn.Module, mesh, precision: str = "32-true") -> None:
         fully_shard(unit, mesh=mesh, mp_policy=policy)
     # The root's parameters (embedding, LM head) are needed again first thing in backward.
     fully_shard(model, mesh=mesh, mp_policy=policy, reshard_after_forward=False)
+    align_vision_calls(model)
     held, full = local_share(model)
     log.info("FSDP2: rank %d holds %d of %d parameter elements (%d units + root, mesh size %d, param dtype %s)",
              mesh.get_rank(), held, full, len(units), mesh.size(), policy.param_dtype or "unchanged")
+
+
+def root_first(model: nn.Module) -> None:
+    """Make `model` its FSDP2 root now. FSDP2 picks the root at the first forward; `generate` (and
+    unsharding units) may touch a unit before the root's first forward, which FSDP2 then refuses."""
+    if is_sharded(model):
+        model._get_fsdp_state()._lazy_init()
+
+
+_GATHERED: set[int] = set()  # ids of models whose full parameters are on every rank right now
+
+
+@contextlib.contextmanager
+def gathered(model: nn.Module):
+    """The full parameters on every rank for the duration (generation: a rank's sequences stop at
+    their own length, so per-forward all-gathers would leave ranks waiting on each other); resharded
+    after. A no-op for an unsharded model."""
+    from torch.distributed.fsdp import FSDPModule
+
+    units = [m for m in model.modules() if isinstance(m, FSDPModule)]
+    root_first(model)
+    for u in units:
+        u.unshard()
+        u.set_reshard_after_forward(False, recurse=False)
+    _GATHERED.add(id(model))
+    try:
+        yield model
+    finally:
+        _GATHERED.discard(id(model))
+        for u in units:
+            u.reshard()
+            u.set_reshard_after_forward(u is not model, recurse=False)
+
+
+def align_vision_calls(model: nn.Module) -> None:
+    """Make every forward run the vision tower, so ranks call the same FSDP units in the same order.
+
+    A text-only micro-batch skips the vision tower; with another rank's micro-batch carrying images
+    their all-gathers (forward) and reduce-scatters (backward) would pair up wrongly. When a forward
+    has no images, a 1-image dummy goes through the tower just before the decoder, and 0 x its
+    output joins the decoder's input embeddings: the same order of units and the same gradients."""
+    inner = model.model
+    visual = inner.visual
+    patch = visual.patch_embed
+    dim = patch.in_channels * patch.temporal_patch_size * patch.patch_size ** 2
+    merge = visual.spatial_merge_size
+    state = {"images": False}
+
+    def note_images(_module, _args, kwargs):
+        state["images"] = kwargs.get("pixel_values") is not None
+
+    def dummy_vision(_module, args, kwargs):
+        embeds = kwargs.get("inputs_embeds")
+        if state["images"] or embeds is None or id(model) in _GATHERED:  # gathered: no collectives to align
+            return None
+        grid = torch.tensor([[1, merge, merge]], device=embeds.device)
+        pixels = torch.zeros(merge * merge, dim, device=embeds.device, dtype=embeds.dtype)
+        out = visual(pixels, grid_thw=grid)
+        touched = sum(t.float().sum() for t in (getattr(out, "last_hidden_state", out), getattr(out, "pooler_output", None))
+                      if t is not None)  # every vision unit, the merger included, joins the graph
+        kwargs["inputs_embeds"] = embeds + 0.0 * touched.to(embeds.dtype)
+        return args, kwargs
+
+    inner.register_forward_pre_hook(note_images, with_kwargs=True)
+    inner.language_model.register_forward_pre_hook(dummy_vision, with_kwargs=True)

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from lingshu.models.backbone import module_groups
 from lingshu.models.lora import add_lora, is_lora_param
+from lingshu.training.metrics import RunningMeans
 from lingshu.training.schedule import warmup_cosine
 from lingshu.training.stage import MODULES, Stage
 
@@ -66,6 +67,8 @@ class SFTModule(L.LightningModule):
             add_lora(model, stage.lora, stage.lora_modules)
         apply_freezing(model, stage)
         self._window_count = 0.0  # loss denominators (target tokens or samples) of this accumulation window
+        # The logged loss: the optimizer step's mean over every micro-batch on every rank (synced).
+        self.running = RunningMeans(means=["train/loss"], sums=["train/target_tokens"])
 
     def forward(self, **batch):
         return self.model(**batch)
@@ -82,15 +85,15 @@ class SFTModule(L.LightningModule):
             apply_fsdp(self.model, self.device_mesh["data_parallel"], str(self.trainer.precision))
 
     def training_step(self, batch, batch_idx):
-        num_samples = batch.pop("num_samples")
+        batch.pop("num_samples")
         batch.pop("sample_ids", None)
         labels, segments = batch.pop("labels"), batch.pop("segments", None)
         # No KV cache in training: with one, transformers also skips the packed (block-diagonal) mask.
         logits = self.model(**batch, use_cache=False).logits
         num, den = lm_loss_terms(logits, labels, self.stage.loss_reduction, segments)
         targets = (labels[:, 1:] != -100).sum()
-        self.log("train/loss", num.detach() / den.clamp(min=1), prog_bar=True, batch_size=int(num_samples))
-        self.log("train/target_tokens", targets.float(), reduce_fx="sum", batch_size=int(num_samples))
+        self.running.update("train/loss", float(num.detach()), float(den))
+        self.running.update_sum("train/target_tokens", float(targets))
         if self._engine_accumulates():
             return num / den.clamp(min=1)
         # The mean is over the whole optimizer step (every micro-batch of the accumulation window, on
@@ -106,6 +109,10 @@ class SFTModule(L.LightningModule):
         return isinstance(self.trainer.strategy, DeepSpeedStrategy)
 
     def on_before_optimizer_step(self, optimizer) -> None:
+        values = self.running.compute()  # every rank, once per optimizer step: the same numbers everywhere
+        self.running.reset()
+        for k, v in values.items():
+            self.log(k, v, prog_bar=k == "train/loss", on_step=True, on_epoch=False)
         if self._engine_accumulates():
             return
         # Lightning divided each micro-batch's loss by the accumulation count and DDP/FSDP average

@@ -33,7 +33,7 @@ def test_loss_on_a_hand_computed_two_token_example():
     old = torch.tensor([[math.log(0.5), math.log(0.6)]])
     ref = torch.tensor([[math.log(0.25), math.log(0.9)]])
     mask = torch.tensor([[True, True]])
-    loss_sum, stats = grpo_token_loss(logp, old, ref, torch.tensor([1.0]), mask, clip_eps=0.2, kl_coef=0.1)
+    loss_sum, stats = grpo_token_loss(logp, old, ref, torch.tensor([1.0]), mask, kl_coef=0.1, clip_low=0.2, clip_high=0.2)
     # token 1: ratio 1 -> pg -1; kl = 0.5 - ln(0.5) - 1
     # token 2: ratio 1.5 -> clipped 1.2 -> pg -1.2; kl = 1 - 0 - 1 = 0
     kl1 = 0.5 - math.log(0.5) - 1
@@ -48,7 +48,7 @@ def test_negative_advantage_clips_from_below_and_mask_excludes_padding():
     logp = torch.tensor([[math.log(0.2), 0.0]])
     old = torch.tensor([[math.log(0.5), 0.0]])
     loss_sum, _ = grpo_token_loss(logp, old, logp.clone(), torch.tensor([-2.0]), torch.tensor([[True, False]]),
-                                  clip_eps=0.2, kl_coef=1.0)
+                                  kl_coef=1.0, clip_low=0.2, clip_high=0.2)
     # ratio 0.4: -min(0.4 * -2, 0.8 * -2) = 1.6
     assert loss_sum.item() == pytest.approx(1.6)
 

@@ -1,6 +1,7 @@
 """Rollout engines for GRPO: HF on the live policy, and colocated vLLM (a recording stand-in for the
 `vllm` package here): prompts, sampling settings, weight pushes after updates, sleep mode, errors."""
 
+import copy
 import io
 import json
 import os
@@ -19,7 +20,8 @@ from lingshu.data.demo import demo_samples
 from lingshu.engines.base import GenerationRequest
 from lingshu.models.backbone import Backbone, TinyArch
 from lingshu.rl.data import build_prompts
-from lingshu.rl.grpo import GRPOConfig, GRPOModule, encode_rollout
+from lingshu.engines.hf import encode_prompts
+from lingshu.rl.grpo import GRPOConfig, GRPOModule, encode_each, encode_rollout, stack_prompts
 from lingshu.rl.rollout import HFRollout, RolloutConfig, VLLMRollout, build_rollout
 from tests import fake_vllm
 
@@ -207,3 +209,137 @@ def test_encode_rollout_appends_masked_responses_to_the_prompts(tiny):
     assert ro.inputs["image_grid_thw"].shape[0] == 2
     logits = model(**ro.inputs).logits
     assert logits.shape[:2] == ro.inputs["input_ids"].shape
+
+
+def test_hf_sampling_ignores_the_checkpoints_generation_config(tiny):
+    # A checkpoint's generation_config.json (Qwen2.5-VL-Instruct ships repetition_penalty 1.05, top_k 1)
+    # must not change what GRPO samples: same seed, same responses as with a clean config.
+    model, proc = tiny
+    req = GenerationRequest(messages=[{"role": "user", "content": "<image>\nWhat?"}], images=[png("gray")],
+                            max_new_tokens=12, temperature=1.0, top_p=1.0)
+    clean = copy.deepcopy(model.generation_config)
+
+    def sample():
+        torch.manual_seed(3)
+        return HFRollout(model, proc, batch_size=4).sample([req], n=4)
+
+    plain = sample()
+    try:
+        model.generation_config.update(repetition_penalty=50.0, no_repeat_ngram_size=1, min_new_tokens=12, top_k=1,
+                                       min_p=0.5, typical_p=0.2)
+        assert sample() == plain
+        # the same overrides do reach a plain `generate`: the test above could fail
+        torch.manual_seed(3)
+        enc = encode_prompts(proc, [req] * 4)
+        raw = model.generate(**enc, do_sample=True, max_new_tokens=12, temperature=1.0, top_p=1.0)
+        assert len(set(map(tuple, raw[:, enc["input_ids"].shape[1]:].tolist()))) == 1  # top_k 1: one answer
+    finally:
+        model.generation_config = clean
+
+
+def test_vllm_sampling_params_turn_penalties_and_cutoffs_off(tiny, tmp_path, monkeypatch):
+    llm_class = fake_vllm.install(monkeypatch)
+    model, proc = tiny
+    rollout = VLLMRollout(model, proc, RolloutConfig(engine="vllm"), workdir=tmp_path)
+    rollout.sample([GenerationRequest(messages=[{"role": "user", "content": "Hi"}], temperature=0.7, top_p=0.9)], n=2)
+    (_, sp), = llm_class.last.requests
+    assert (sp.temperature, sp.top_p, sp.top_k, sp.min_p, sp.repetition_penalty, sp.presence_penalty,
+            sp.frequency_penalty) == (0.7, 0.9, -1, 0.0, 1.0, 0.0, 0.0)
+
+
+def test_prompts_encoded_once_stack_like_a_batch_encoding(tiny):
+    # GRPO encodes each prompt (and its images) once and stacks the encodings per micro-batch: the
+    # tensors must be those of encoding the micro-batch's (repeated) prompts together.
+    _, proc = tiny
+    reqs = [GenerationRequest(messages=[{"role": "user", "content": "<image><image>\nCompare."}],
+                              images=[png("white"), png("black", (112, 56))]),
+            GenerationRequest(messages=[{"role": "user", "content": "A text-only question, longer than the others?"}]),
+            GenerationRequest(messages=[{"role": "user", "content": "<image>\nWhat?"}], images=[png("gray")])]
+    batch = [reqs[0], reqs[0], reqs[1], reqs[2], reqs[2]]
+    once = encode_each(proc, reqs)
+    stacked = stack_prompts([once[0], once[0], once[1], once[2], once[2]], proc.tokenizer.pad_token_id)
+    together = encode_prompts(proc, batch)
+    assert set(stacked) == {k for k in together if k in stacked} and "pixel_values" in stacked
+    for k, v in stacked.items():
+        assert torch.equal(v, together[k]), k
+
+
+class ScoreEveryChunk(GRPOModule):
+    """The update as it was before the speed-up: behaviour log-probs from a forward for every chunk."""
+
+    def score_logprobs(self, chunks, skip_old=0):
+        super().score_logprobs(chunks, skip_old=0)
+
+
+class FixedRollout:
+    """Replays fixed token ids: both runs update from the very same rollout."""
+
+    def __init__(self, responses, end_ids):
+        self.responses, self.end_ids = responses, end_ids
+
+    def sync_weights(self, model):
+        pass
+
+    def sample(self, requests, n):
+        return self.responses[:len(requests) * n]
+
+
+def test_skipping_the_first_minibatch_old_logprob_pass_leaves_the_update_unchanged():
+    _, proc = fresh_tiny()
+    tok = proc.tokenizer
+    end = tok.convert_tokens_to_ids("<|im_end|>")
+    words = [tok(w, add_special_tokens=False)["input_ids"] for w in ("yes", "no", "maybe so", "the left lung")]
+    responses = [words[i % 4] + ([end] if i % 3 else []) for i in range(8)]
+    # 4 prompts x 2 responses, 2 optimizer steps per rollout (update_prompts 2), 2 passes: the second
+    # minibatch's old log-probs come from the policy before any update, not the updated one.
+    cfg = GRPOConfig(prompts_per_step=4, update_prompts=2, updates_per_rollout=2, generations_per_prompt=2,
+                     micro_batch_size=2, max_new_tokens=4, lr=1e-3, max_steps=4, temperature=0.8,
+                     clip_ratio_low=0.001, clip_ratio_high=0.001, data={"mixture": [{"source": "demo"}]})
+    prompts = demo_prompts(4)
+    results = []
+    for cls in (GRPOModule, ScoreEveryChunk):
+        model, proc = fresh_tiny()
+        reward = lambda rs, ss: [{"overall": float(len(r))} for r in rs]  # noqa: E731
+        module = cls(model, proc, reward, cfg, rollout=FixedRollout(responses, [end]))
+        metrics = {}
+        grab = L.Callback()
+        grab.on_train_batch_end = lambda trainer, *_: metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+        trainer = L.Trainer(accelerator="cpu", max_steps=4, logger=False, enable_checkpointing=False,
+                            enable_progress_bar=False, enable_model_summary=False, callbacks=[grab])
+        trainer.fit(module, DataLoader([prompts], batch_size=None, collate_fn=lambda b: b))
+        results.append(({n: p.detach().clone() for n, p in model.named_parameters()}, metrics))
+    (fast, m_fast), (full, m_full) = results
+    init, _ = fresh_tiny()
+    assert max((fast[n] - init.state_dict()[n]).abs().max().item() for n in fast) > 1e-4  # it trained
+    assert max((fast[n] - full[n]).abs().max().item() for n in fast) < 1e-6
+    assert m_fast["policy/clip_fraction"] > 0  # the tight band did clip on the second pass
+    for k in ("policy/loss", "policy/kl", "policy/clip_fraction", "policy/entropy"):
+        assert m_fast[k] == pytest.approx(m_full[k], rel=1e-5, abs=1e-7), k
+
+
+def test_vllm_push_from_fsdp2_shards_sends_full_tensors(tmp_path, monkeypatch):
+    import socket
+
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import DTensor
+
+    from lingshu.training.fsdp import apply_fsdp
+
+    llm_class = fake_vllm.install(monkeypatch)
+    model, proc = fresh_tiny()
+    full = {n: p.detach().clone() for n, p in model.named_parameters()}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+    try:
+        apply_fsdp(model, init_device_mesh("cpu", (1,)))
+        assert isinstance(next(model.parameters()), DTensor)
+        rollout = VLLMRollout(model, proc, RolloutConfig(engine="vllm"), workdir=tmp_path)
+        rollout.sync_weights(model)
+    finally:
+        dist.destroy_process_group()
+    pushed = llm_class.last.worker.loads[-1]
+    assert set(pushed) == set(full)
+    assert all(not isinstance(t, DTensor) and torch.equal(t, full[n]) for n, t in pushed.items())
