@@ -32,6 +32,7 @@ from lingshu.engines.hf import encode_prompts
 from lingshu.rl.data import RLData, question_type
 from lingshu.rl.rollout import RolloutConfig, RolloutEngine, build_rollout
 from lingshu.schema import stable_id
+from lingshu.training.schedule import warmup_constant
 
 
 @dataclass
@@ -288,7 +289,7 @@ class GRPOModule(L.LightningModule):
         c = self.cfg
         params = [p for p in self.model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / c.warmup_steps) if c.warmup_steps else 1.0)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_constant(s, c.warmup_steps))
         return [opt], [sched]
 
     def on_train_start(self) -> None:
