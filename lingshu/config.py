@@ -176,15 +176,33 @@ def _build(node: DictConfig, key: str, **kwargs) -> Any:
     except InstantiationException as e:
         cause = e.__cause__
         if isinstance(cause, CONFIG_FAULTS) or cause is None:
-            raise ConfigError(f"{key}: {cause or e}") from None
+            raise ConfigError(_named(key, cause or e)) from None
         raise cause
     except CONFIG_FAULTS as e:
-        raise ConfigError(f"{key}: {e}") from None
+        raise ConfigError(_named(key, e)) from None
+
+
+def _named(key: str, error: BaseException) -> str:
+    msg = str(error)
+    return msg if msg.startswith(key) else f"{key}: {msg}"
+
+
+def check_reward_functions(reward: DictConfig) -> None:
+    """Each reward component names a function `module:name`; a typo fails here, naming the component."""
+    import importlib
+
+    for name, comp in (reward.get("components") or {}).items():
+        fn = str(comp.get("fn", ""))
+        module, _, attr = fn.partition(":")
+        try:
+            ok = callable(getattr(importlib.import_module(module), attr, None))
+        except ImportError as e:
+            raise ConfigError(f"reward.components.{name}.fn={fn}: cannot import {module} ({e})") from None
+        if not ok:
+            raise ConfigError(f"reward.components.{name}.fn={fn}: {module} has no function {attr!r}")
 
 
 def check_stages(cfg: DictConfig, build: bool) -> None:
-    from lingshu.tasks.stages import previous_checkpoint
-
     task = cfg.task.name
     for name in selected_stages(cfg):
         key, node = f"stages.{name}", cfg.stages[name]
@@ -202,8 +220,6 @@ def check_stages(cfg: DictConfig, build: bool) -> None:
             raise ConfigError(f"{key}.data.heldout_benchmark={bench} is not a selected benchmark (benchmark=[...,{bench}])")
         if build:
             _build(node, key)
-        if task in ("train", "rl") and not init:
-            previous_checkpoint(cfg, name)
 
 
 def validate(cfg: DictConfig, build: bool = True) -> None:
@@ -226,6 +242,8 @@ def validate(cfg: DictConfig, build: bool = True) -> None:
     if cfg.task.name == "export" and not Path(str(cfg.task.checkpoint)).exists():
         raise ConfigError(f"task.checkpoint={cfg.task.checkpoint}: no such checkpoint (expected "
                           f"<run>/train/<stage>/checkpoints/last.ckpt, a file or a sharded folder)")
+    if "reward" in groups and cfg.get("reward"):
+        check_reward_functions(cfg.reward)
     check_stages(cfg, build)
     if not build:
         return

@@ -1,6 +1,8 @@
 """task=eval: run the selected benchmarks on one model (or several checkpoints) and summarise.
 
-    python launch.py task=eval benchmark=[vqa_rad,slake] benchmark.vqa_rad.path=... model=... engine=hf
+    python launch.py task=eval benchmark=[vqa_rad,slake] benchmark.vqa_rad.path=/data/vqa_rad benchmark.slake.path=/data/slake \
+        model=qwen2_5_vl_7b model.path=/models/Qwen2.5-VL-7B-Instruct engine=hf
+    python launch.py task=eval eval.checkpoint=outputs/<date>/<time>/train/deep_alignment/hf
 """
 
 from __future__ import annotations

@@ -20,7 +20,6 @@ from hydra.utils import instantiate
 from lingshu.config import ConfigError
 from lingshu.tasks.common import (checkpoint_dir, config_hash, data_identity, done, is_rank_zero, loggers,
                                   mark_done, weights_identity)
-from lingshu.training.metrics_log import StepLRMonitor
 from lingshu.training.schedule import Schedule, print_schedule
 
 log = logging.getLogger(__name__)
@@ -72,20 +71,21 @@ def pointer(cfg, name: str) -> Path:
 
 def previous_checkpoint(cfg, name: str) -> str | None:
     """Where `task=train stage=<name>` starts when `stages.<name>.init_from` is null: the newest
-    finished hf/ of the stage listed before it in `stages` (deep_alignment after
-    shallow_alignment); the first stage starts from model.path (or random init)."""
+    finished hf/ of the stage listed before it in `stages` (deep_alignment after shallow_alignment),
+    wherever it ran; the first stage, or one whose predecessor never finished here, starts from
+    model.path (or random init), and says so."""
     names = stage_names(cfg)
     i = names.index(name)
-    if i == 0:
-        return None
-    prev = names[i - 1]
-    p = pointer(cfg, prev)
-    if not p.exists():
-        raise ConfigError(f"stage {name} starts from the previous stage's hf/ ({prev}), which has not finished: run "
-                          f"task=train stage={prev} first, or set stages.{name}.init_from=<an hf folder>")
-    hf = json.loads(p.read_text())["hf"]
-    log.info("stage %s starts from %s (the newest finished %s, recorded in %s)", name, hf, prev, p)
-    return hf
+    if i > 0 and (p := pointer(cfg, names[i - 1])).exists():
+        hf = json.loads(p.read_text())["hf"]
+        if Path(hf).is_dir():
+            log.info("stage %s starts from %s (the newest finished %s, recorded in %s)", name, hf, names[i - 1], p)
+            return hf
+    start = cfg.model.get("path") or "random init"
+    if i > 0:
+        log.warning("stage %s: no finished %s under %s, so it starts from %s; set stages.%s.init_from=<hf folder> "
+                    "to choose", name, names[i - 1], pointer(cfg, names[i - 1]).parent, start, name)
+    return None
 
 
 def stage_key(cfg, name: str, stage, kind, init_from: str | None) -> str:
@@ -107,6 +107,7 @@ def run_stage(cfg, name: str, init_from: str | None) -> dict:
     from lingshu.plots import plot_curves
     from lingshu.training.callbacks import DataTrace
     from lingshu.training.checkpointing import AtomicCheckpointIO, last_checkpoint, resume_path
+    from lingshu.training.metrics_log import StepLRMonitor
     from lingshu.training.strategy import fit_strategy
 
     stage = build_stage(cfg, name)
@@ -169,6 +170,6 @@ def run_selected(cfg, task: str) -> dict:
     result = run_stage(cfg, name, init)
     later = stage_names(cfg)[stage_names(cfg).index(name) + 1:]
     if later and is_rank_zero():
-        log.info("next: python launch.py task=%s stage=%s   (starts from %s)",
+        log.info("next step: task=%s stage=%s (it starts from %s)",
                  "rl" if kind_of(build_stage(cfg, later[0])).name == "rl" else "train", later[0], result["hf"])
     return result

@@ -15,17 +15,24 @@ warnings.filterwarnings("ignore", message="Experiment logs directory .* exists a
 
 class HistoryCSVLogger(CSVLogger):
     """Lightning's CSVLogger deletes `metrics.csv` when its folder is not empty, so a resumed stage
-    would keep only the steps after its checkpoint. This one reads the earlier rows first and writes
-    them back ahead of the new ones; rows at or after the first step this run logs were written by
-    the killed run after its last checkpoint, are redone now, and are dropped."""
+    would keep only the steps after its checkpoint. This one moves the earlier file aside
+    (`metrics.csv.prev`, until the first new rows are written) and writes its rows back ahead of
+    the new ones; rows at or after the first step this run logs were written by the killed run
+    after its last checkpoint, are redone now, and are dropped. A kill at any moment loses nothing."""
 
     def __init__(self, save_dir: str | Path, keep_history: bool):
         path = Path(save_dir) / "metrics.csv"
+        self._prev = path.with_name("metrics.csv.prev")
         self._earlier: list[dict] | None = None
-        if keep_history and path.exists():
-            with open(path, newline="") as f:
+        if keep_history and (source := path if path.exists() else self._prev).exists():
+            with open(source, newline="") as f:
                 self._earlier = list(csv.DictReader(f))
-        super().__init__(save_dir=str(save_dir), name="", version="")
+            if source == path:
+                path.replace(self._prev)
+        else:
+            self._prev.unlink(missing_ok=True)
+        # written every step, so a SIGKILL loses no row a checkpoint already covers
+        super().__init__(save_dir=str(save_dir), name="", version="", flush_logs_every_n_steps=1)
 
     def _restore(self, before_step: float | None) -> None:
         if self._earlier is None:
@@ -42,6 +49,8 @@ class HistoryCSVLogger(CSVLogger):
     def save(self) -> None:
         self._restore(None)
         super().save()
+        if self._earlier is None and Path(self.experiment.metrics_file_path).exists():
+            self._prev.unlink(missing_ok=True)
 
 
 class StepLRMonitor(LearningRateMonitor):

@@ -15,16 +15,16 @@ from safetensors.torch import load_file
 from lingshu.tasks import rl, train
 from lingshu.training.callbacks import DataTrace
 from tests.conftest import ROOT, compose
-from tests.e2e.conftest import SMALL_RL, launch
+from tests.e2e.conftest import SMALL_RL, launch, stage_args
 
 # SFT: 4 micro-batches of 4 per epoch, 2 per optimizer step, 2 epochs, a checkpoint every step: the
 # first after batch 2 (mid epoch 0). RL: 4 rollouts, a checkpoint every 2 (the first after rollout 2).
-SFT = ["task=train", "stage=deep_alignment", "stage.epochs=2", "stage.max_steps=4", "stage.micro_batch_size=4",
-       "stage.grad_accum=2", "stage.warmup_steps=1", "stage.data.num_workers=0", "stage.data.samples_per_epoch=16",
-       "stage.data.mixture=[{source: demo}]", "checkpoint.every_n_steps=1"]
-RL = [*SMALL_RL, "stage.max_steps=4", "checkpoint.every_n_steps=2"]
+SFT = ["task=train", "stage=deep_alignment", *stage_args("deep_alignment", "epochs=2", "max_steps=4",
+       "micro_batch_size=4", "grad_accum=2", "warmup_steps=1", "data.num_workers=0", "data.samples_per_epoch=16",
+       "data.mixture=[{source: demo}]"), "checkpoint.every_n_steps=1"]
+RL = [*SMALL_RL, "stages.rl_grpo.max_steps=4", "checkpoint.every_n_steps=2"]
 FIRST_CHECKPOINT = 2  # batches (SFT micro-batches, RL rollouts) the first checkpoint holds, in both
-CASES = {"sft": (SFT, train, "train/deep_alignment"), "sft_packed": ([*SFT, "stage.packing=true"], train, "train/deep_alignment"),
+CASES = {"sft": (SFT, train, "train/deep_alignment"), "sft_packed": ([*SFT, "stages.deep_alignment.packing=true"], train, "train/deep_alignment"),
          "rl": (RL, rl, "rl")}
 
 
