@@ -51,7 +51,7 @@ def test_paper_stage_schedule_comes_from_its_data(demo_data, tmp_path, capsys):
     n = sum(1 for shard in list_shards(curated / "demo") for _ in iter_tar(shard))
     assert n >= 200
     cfg = compose(["task=train", "stage=shallow_alignment", "experiment=lingshu_7b", "model=tiny", "trainer=cpu",
-                   "trainer.log_every_n_steps=1", f"paths.data_dir={demo_data}",
+                   "trainer.log_every_n_steps=1", f"paths.curated_dir={demo_data}/curated",
                    *stage_args("shallow_alignment", "data.mixture=[{source: demo}]", "data.num_workers=0",
                                "warmup_steps=4", "min_lr_ratio=0.1")], tmp_path)
     stage = cfg.stages.shallow_alignment
