@@ -11,13 +11,17 @@ from lingshu.tasks import curate
 from tests.conftest import ROOT, compose
 
 
-@pytest.fixture(scope="session")
-def curated(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("curated")
-    cfg = compose(["task=curate", "source.demo.num_images=16", "source.demo.num_text=8", "curation.workers=1",
-                   "curation.progress=false"], run_dir)
+def curate_demo(run_dir, num_images: int, num_text: int):
+    """The demo corpus curated into `<run_dir>/data/curated` (returned)."""
+    cfg = compose(["task=curate", f"source.demo.num_images={num_images}", f"source.demo.num_text={num_text}",
+                   "curation.workers=1", "curation.progress=false"], run_dir)
     curate.run(cfg)
     return run_dir / "data" / "curated"
+
+
+@pytest.fixture(scope="session")
+def curated(tmp_path_factory):
+    return curate_demo(tmp_path_factory.mktemp("curated"), 16, 8)
 
 
 def launch(*args, timeout=600, cwd=None, check=True):

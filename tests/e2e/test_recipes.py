@@ -12,9 +12,9 @@ import pytest
 from transformers import Qwen2_5_VLForConditionalGeneration
 
 from lingshu.data.shards import iter_tar, list_shards
-from lingshu.tasks import curate, evaluate, pipeline, train
+from lingshu.tasks import evaluate, pipeline, train
 from tests.conftest import compose
-from tests.e2e.conftest import launch, stage_args
+from tests.e2e.conftest import curate_demo, launch, stage_args
 
 
 def rows(metrics_csv: Path) -> list[dict]:
@@ -33,35 +33,25 @@ def series(metrics_csv: Path, key: str) -> dict[int, float]:
     return out
 
 
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory):
-    """A few hundred curated demo samples in a data dir of their own."""
-    run = tmp_path_factory.mktemp("data")
-    cfg = compose(["task=curate", "source.demo.num_images=40", "source.demo.num_text=20", "curation.workers=1",
-                   "curation.progress=false"], run)
-    curate.run(cfg)
-    return run / "data"
-
-
-def test_paper_stage_schedule_comes_from_its_data(demo_data, tmp_path, capsys):
-    """shallow_alignment as the paper writes it (max_steps -1, micro 1 x accumulation 8), on every
+def test_paper_stage_schedule_comes_from_its_data(tmp_path_factory, tmp_path, capsys):
+    """deep_alignment as the paper writes it (max_steps -1, micro 1 x accumulation 8), on every
     curated demo sample: the steps are counted from the manifests before training; metrics.csv
     shows the warm-up, then a cosine to min_lr_ratio that is not 0 before the last step."""
-    curated = demo_data / "curated"
+    curated = curate_demo(tmp_path_factory.mktemp("data"), 40, 20)  # a few hundred samples
     n = sum(1 for shard in list_shards(curated / "demo") for _ in iter_tar(shard))
     assert n >= 200
-    cfg = compose(["task=train", "stage=shallow_alignment", "experiment=lingshu_7b", "model=tiny", "trainer=cpu",
-                   "trainer.log_every_n_steps=1", f"paths.curated_dir={demo_data}/curated",
-                   *stage_args("shallow_alignment", "data.mixture=[{source: demo}]", "data.num_workers=0",
+    cfg = compose(["task=train", "stage=deep_alignment", "experiment=lingshu_7b", "model=tiny", "trainer=cpu",
+                   "trainer.log_every_n_steps=1", f"paths.curated_dir={curated}",
+                   *stage_args("deep_alignment", "data.mixture=[{source: demo}]", "data.num_workers=0",
                                "warmup_steps=4", "min_lr_ratio=0.1")], tmp_path)
-    stage = cfg.stages.shallow_alignment
+    stage = cfg.stages.deep_alignment
     assert stage.max_steps == -1 and (stage.micro_batch_size, stage.grad_accum) == (1, 8)
     result = train.run(cfg)
     total = math.ceil(n / 8)
     assert result["steps"] == result["planned_steps"] == total
     out = capsys.readouterr().out
     assert re.search(rf"optimizer steps\s+│\s+{total}\b", out) and "matching samples in the manifests" in out
-    lr = series(tmp_path / "train" / "shallow_alignment" / "metrics.csv", "lr-AdamW/vision")
+    lr = series(tmp_path / "train" / "deep_alignment" / "metrics.csv", "lr-AdamW/vision")
     assert sorted(lr) == list(range(total))  # one value per optimizer step, every step
     peak = 2e-6
     assert [lr[i] for i in range(4)] == pytest.approx([peak * (i + 1) / 4 for i in range(4)])
