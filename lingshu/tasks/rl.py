@@ -103,11 +103,12 @@ class GRPOKind:
         every = -(-cfg.checkpoint.every_n_steps // per_rollout) * per_rollout
         state = {}
 
-        def schedule(world: int) -> tuple[Schedule, str]:
+        def schedule(world: int) -> tuple[Schedule, list]:
             total = rl_steps(len(train), stage.epochs, stage.prompts_per_step, per_rollout, stage.max_steps)
-            derived = (f"{len(train):,} prompts x {stage.epochs} epochs / {stage.prompts_per_step} per rollout x "
-                       f"{per_rollout} optimizer steps per rollout"
-                       + (f", capped at max_steps {stage.max_steps}" if stage.max_steps > 0 else ""))
+            derived = [("training prompts", f"{len(train):,}"), ("epochs", str(stage.epochs)),
+                       ("prompts per rollout", str(stage.prompts_per_step)),
+                       ("optimizer steps per rollout", str(per_rollout)),
+                       ("max_steps", str(stage.max_steps) if stage.max_steps > 0 else "-1 (the epochs decide)")]
             return Schedule(total, stage.warmup_steps, shape="constant"), derived
 
         def module(trainer, sched: Schedule) -> GRPOModule:

@@ -33,7 +33,7 @@ KINDS = {"lingshu.training.stage.Stage": "lingshu.tasks.train:SFTKind",
 class Job:
     """What a kind prepares for one run of its stage (model built, data read)."""
     datamodule: Any
-    schedule: Callable[[int], tuple[Schedule, str]]  # world size -> (schedule, what it was derived from)
+    schedule: Callable[[int], tuple[Schedule, list]]  # world size -> (schedule, [(quantity, value)] it came from)
     module: Callable[[Any, Schedule], Any]  # (trainer, schedule) -> LightningModule
     base_lrs: dict[str, float]
     checkpoint_every: int
@@ -134,8 +134,8 @@ def run_stage(cfg, name: str, init_from: str | None) -> dict:
     fit_strategy(trainer.strategy, stage)
     schedule, derived = job.schedule(trainer.world_size)
     if schedule.total < 1:
-        raise ValueError(f"stage {name}: its data gives no optimizer step ({derived}); curate more data or set "
-                         f"stages.{name}.data.samples_per_epoch")
+        raise ValueError(f"stage {name}: its data gives no optimizer step ({dict(derived)}); curate more data or "
+                         f"set stages.{name}.data.samples_per_epoch")
     if trainer.is_global_zero:
         print_schedule(f"stage {name}", schedule, job.base_lrs, derived)
     trainer.fit(job.module(trainer, schedule), datamodule=job.datamodule, ckpt_path=resume)

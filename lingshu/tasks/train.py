@@ -43,12 +43,13 @@ class SFTKind:
                              stage.data.samples_per_epoch, stage.data.shuffle_buffer, stage.data.num_workers)
         samples = dm.train_set.samples_per_epoch
 
-        def schedule(world: int) -> tuple[Schedule, str]:
+        def schedule(world: int) -> tuple[Schedule, list]:
             total = sft_steps(samples, stage.epochs, stage.micro_batch_size, stage.grad_accum, world, stage.max_steps)
-            how = "stages.*.data.samples_per_epoch" if stage.data.samples_per_epoch else "matching samples in the manifests"
-            derived = (f"{samples:,} samples ({how}) x {stage.epochs} epochs / (micro {stage.micro_batch_size} x "
-                       f"accum {stage.grad_accum} x ranks {world})" + (f", capped at max_steps {stage.max_steps}"
-                                                                       if stage.max_steps > 0 else ""))
+            source = "data.samples_per_epoch" if stage.data.samples_per_epoch else "manifests"
+            derived = [(f"samples per epoch ({source})", f"{samples:,}"), ("epochs", str(stage.epochs)),
+                       ("global batch (micro x accum x ranks)",
+                        f"{stage.micro_batch_size} x {stage.grad_accum} x {world}"),
+                       ("max_steps", str(stage.max_steps) if stage.max_steps > 0 else "-1 (the epochs decide)")]
             return Schedule(total, stage.warmup_steps, stage.min_lr_ratio, "cosine"), derived
 
         return Job(datamodule=dm, schedule=schedule, module=lambda trainer, sched: SFTModule(model, stage, sched),

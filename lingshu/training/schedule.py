@@ -62,13 +62,14 @@ class Schedule:
         return rows
 
 
-def print_schedule(title: str, schedule: Schedule, base_lrs: dict[str, float], derived_from: str) -> None:
+def print_schedule(title: str, schedule: Schedule, base_lrs: dict[str, float], derived_from: list[tuple[str, str]]) -> None:
+    """The start-up table: what the step count was derived from, then the schedule over it."""
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{title}: schedule")
     table.add_column("quantity")
     table.add_column("value", justify="right")
-    for k, v in [("steps derived from", derived_from), *schedule.rows(base_lrs)]:
+    for k, v in [*derived_from, *schedule.rows(base_lrs)]:
         table.add_row(k, v)
     Console().print(table)
