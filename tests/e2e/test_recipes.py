@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from transformers import Qwen2_5_VLForConditionalGeneration
 
+from lingshu.config import apply_scale, validate
 from lingshu.data.shards import iter_tar, list_shards
 from lingshu.tasks import evaluate, pipeline, train
 from tests.conftest import compose
-from tests.e2e.conftest import curate_demo, launch, stage_args
+from tests.e2e.conftest import launch, stage_args
 
 
 def rows(metrics_csv: Path) -> list[dict]:
@@ -33,33 +34,31 @@ def series(metrics_csv: Path, key: str) -> dict[int, float]:
     return out
 
 
-def test_paper_stage_schedule_comes_from_its_data(tmp_path_factory, tmp_path, capsys):
-    """instruction_tuning as the paper writes it (max_steps -1, 2 epochs, micro 16 packed x
-    accumulation 8), on every curated demo sample: the steps are counted from the manifests before
-    training (with a short last accumulation window each epoch); metrics.csv shows the warm-up,
-    then a cosine to min_lr_ratio over exactly those steps, not 0 before the last one."""
-    curated = curate_demo(tmp_path_factory.mktemp("data"), 40, 20)  # a few hundred samples
+def test_paper_stage_schedule_comes_from_its_data(curated, tmp_path, capsys):
+    """deep_alignment as the paper writes it (max_steps -1, 1 epoch, micro 1 x accumulation 8), on
+    every curated demo sample: the steps are counted from the manifests before training (a short
+    last accumulation window still steps); metrics.csv shows the warm-up, then a cosine to
+    min_lr_ratio over exactly those steps, not 0 before the last one."""
     n = sum(1 for shard in list_shards(curated / "demo") for _ in iter_tar(shard))
-    assert n >= 200
-    cfg = compose(["task=train", "stage=instruction_tuning", "experiment=lingshu_7b", "model=tiny", "trainer=cpu",
+    assert n >= 100
+    cfg = compose(["task=train", "stage=deep_alignment", "experiment=lingshu_7b", "model=tiny", "trainer=cpu",
                    "trainer.log_every_n_steps=1", f"paths.curated_dir={curated}",
-                   *stage_args("instruction_tuning", "data.mixture=[{source: demo}]", "data.num_workers=0",
-                               "warmup_steps=2", "min_lr_ratio=0.1")], tmp_path)
-    stage = cfg.stages.instruction_tuning
-    assert stage.max_steps == -1 and (stage.epochs, stage.micro_batch_size, stage.grad_accum, stage.packing) == (2, 16, 8, True)
+                   *stage_args("deep_alignment", "data.mixture=[{source: demo}]", "data.num_workers=0",
+                               "warmup_steps=4", "min_lr_ratio=0.1")], tmp_path)
+    stage = cfg.stages.deep_alignment
+    assert stage.max_steps == -1 and (stage.epochs, stage.micro_batch_size, stage.grad_accum) == (1, 1, 8)
     result = train.run(cfg)
-    total = 2 * math.ceil((n // 16) / 8)
-    assert (n // 16) % 8  # the last window of each epoch is short, and still steps
+    total = math.ceil(n / 8)
     assert result["steps"] == result["planned_steps"] == total
     out = capsys.readouterr().out
     assert re.search(rf"optimizer steps\s+│\s+{total}\b", out)
     assert re.search(rf"samples per epoch \(manifests\)\s+│\s+{n}\b", out)
-    lr = series(tmp_path / "train" / "instruction_tuning" / "metrics.csv", "lr-AdamW/vision")
+    lr = series(tmp_path / "train" / "deep_alignment" / "metrics.csv", "lr-AdamW/vision")
     assert sorted(lr) == list(range(total))  # one value per optimizer step, every step
     peak = 2e-6
-    assert [lr[0], lr[1]] == pytest.approx([peak / 2, peak])
-    for i in range(2, total):  # cosine from the peak down to 0.1 x peak at the end
-        progress = (i - 2) / (total - 2)
+    assert [lr[i] for i in range(4)] == pytest.approx([peak * (i + 1) / 4 for i in range(4)])
+    for i in range(4, total):  # cosine from the peak down to 0.1 x peak at the end
+        progress = (i - 4) / (total - 4)
         assert lr[i] == pytest.approx(peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))))
     assert lr[total - 1] > 0.1 * peak and min(lr.values()) > 0
     assert lr[total - 2] < peak * 0.5  # a real decay, not a constant
@@ -141,8 +140,24 @@ MINIATURES = {
 }
 
 
-@pytest.mark.parametrize("experiment", [
-    "lingshu_rl_7b", *[pytest.param(e, marks=pytest.mark.slow) for e in ("demo", "lingshu_7b", "lingshu_32b")]])
+@pytest.mark.parametrize("experiment", list(MINIATURES))
+def test_every_experiment_validates_in_miniature(experiment, tmp_path):
+    """Fast: the miniature of each recipe composes and every node it will build is valid; the
+    recipe's own knobs survive (only the scale changed)."""
+    cfg = compose([f"experiment={experiment}", "+scale=miniature"], tmp_path)
+    paper = compose([f"experiment={experiment}"], tmp_path)
+    apply_scale(cfg)
+    validate(cfg)
+    assert cfg.task.steps == paper.task.steps and list(cfg.source) == list(paper.source)
+    assert cfg.model.name == "tiny" and cfg.trainer.accelerator == "cpu" and cfg.trainer.num_nodes == 1
+    for name in MINIATURES[experiment]:
+        got, want = cfg.stages[name], paper.stages[name]
+        for knob in ("lr", "epochs", "max_steps", "grad_accum", "max_seq_len", "kl_coef", "temperature"):
+            assert got.get(knob) == want.get(knob), (name, knob)
+
+
+@pytest.mark.slow  # each takes 1-4 minutes on 2 CPU cores
+@pytest.mark.parametrize("experiment", list(MINIATURES))
 def test_every_experiment_runs_in_miniature(experiment, tmp_path):
     """Only +scale=miniature on the command line: the recipe's own steps, stages and knobs."""
     launch(f"experiment={experiment}", "+scale=miniature", "hydra.run.dir=run", cwd=tmp_path, timeout=1200)
