@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -142,13 +143,20 @@ def weights_identity(folder: str | Path | None) -> str:
         data = json.loads(marker.read_text())
         if Path(str(data.get("result", {}).get("hf", ""))).resolve() == folder.resolve():
             return f"step:{data['key']}"
+    files = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
+    return f"files:{_hash_files(tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))}"
+
+
+@functools.lru_cache(maxsize=16)
+def _hash_files(files: tuple) -> str:
+    """sha256 of the files' names and bytes (cached per name, size and mtime: a 32B model is read once a run)."""
     h = hashlib.sha256()
-    for p in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
-        h.update(p.name.encode())
-        with open(p, "rb") as f:
+    for path, _, _ in files:
+        h.update(Path(path).name.encode())
+        with open(path, "rb") as f:
             while chunk := f.read(1 << 24):
                 h.update(chunk)
-    return f"files:{h.hexdigest()[:16]}"
+    return h.hexdigest()[:16]
 
 
 def fresh_dir(out: Path, key: str, what: str) -> None:
