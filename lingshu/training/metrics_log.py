@@ -8,6 +8,7 @@ from pathlib import Path
 
 from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 # Said by Lightning whenever the stage folder holds anything (checkpoints/); the rows are kept here.
 warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
@@ -24,6 +25,12 @@ class HistoryCSVLogger(CSVLogger):
         path = Path(save_dir) / "metrics.csv"
         self._prev = path.with_name("metrics.csv.prev")
         self._earlier: list[dict] | None = None
+        if rank_zero_only.rank == 0:  # only rank 0 writes metrics.csv
+            self._set_aside(path, keep_history)
+        # written every step, so a SIGKILL loses no row a checkpoint already covers
+        super().__init__(save_dir=str(save_dir), name="", version="", flush_logs_every_n_steps=1)
+
+    def _set_aside(self, path: Path, keep_history: bool) -> None:
         if keep_history and (source := path if path.exists() else self._prev).exists():
             with open(source, newline="") as f:
                 self._earlier = list(csv.DictReader(f))
@@ -31,8 +38,6 @@ class HistoryCSVLogger(CSVLogger):
                 path.replace(self._prev)
         else:
             self._prev.unlink(missing_ok=True)
-        # written every step, so a SIGKILL loses no row a checkpoint already covers
-        super().__init__(save_dir=str(save_dir), name="", version="", flush_logs_every_n_steps=1)
 
     def _restore(self, before_step: float | None) -> None:
         if self._earlier is None:
@@ -42,10 +47,12 @@ class HistoryCSVLogger(CSVLogger):
         # the writer's own rows are this run's; the earlier ones go first (only keys with values)
         self.experiment.metrics[:0] = [{k: v for k, v in r.items() if v != ""} for r in rows]
 
+    @rank_zero_only
     def log_metrics(self, metrics: dict, step: int | None = None) -> None:
         self._restore(step)
         super().log_metrics(metrics, step)
 
+    @rank_zero_only
     def save(self) -> None:
         self._restore(None)
         super().save()
