@@ -92,10 +92,10 @@ def stage3_padding(batches_per_run: int) -> dict[str, float]:
 
     root = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory() as tmp, initialize_config_dir(str(root / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=["task=curate", f"paths.run_dir={tmp}", "curation.progress=false"])
+        cfg = compose("config", overrides=["task=curate", f"paths.run_dir={tmp}", f"paths.data_dir={tmp}/data",
+                                           "curation.progress=false"])
         curate.run(cfg)
-        demo = compose("config", overrides=[f"paths.run_dir={tmp}"])  # experiment=demo: the pipeline's stages
-        stage = instantiate(demo.task.stages.instruction_tuning, _convert_="all")
+        stage = instantiate(cfg.stages.instruction_tuning, _convert_="all")  # experiment=demo's stage 3
         _, proc = Backbone(arch=TinyArch()).build(seed=0)
         out = {}
         for packing in (False, True):

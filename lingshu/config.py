@@ -17,16 +17,19 @@ from typing import Any
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-# Which config groups each task builds (and so must be valid).
+# Which config groups each task builds (and so must be valid); stages are checked by `check_stages`.
 TASK_GROUPS = {
-    "curate": ("source", "model"),
-    "train": ("model", "stage"),
-    "rl": ("model", "stage", "reward"),
+    "curate": ("source", "synthesis", "model"),
+    "train": ("model",),
+    "rl": ("model", "reward"),
     "eval": ("model", "benchmark", "engine", "judge"),
-    "pipeline": ("source", "model", "benchmark", "engine", "judge", "reward"),
+    "pipeline": ("source", "synthesis", "model", "benchmark", "engine", "judge", "reward"),
     "export": ("model",),
 }
-MULTI = ("source", "benchmark")  # groups selected several at once: <group>.<name>
+MULTI = ("source", "benchmark", "synthesis")  # groups selected several at once: <group>.<name>
+BUILT = ("source", "synthesis", "benchmark", "model", "reward", "judge")  # cheap to build: no data read, no weights
+# Exceptions a constructor raises for a bad value; anything else is a bug and keeps its traceback.
+CONFIG_FAULTS = (ValueError, FileNotFoundError)
 
 
 class ConfigError(Exception):
@@ -117,9 +120,112 @@ def nodes_of(cfg: DictConfig, group: str) -> dict[str, DictConfig]:
     return {group: node}
 
 
+def stage_kind(node: DictConfig) -> str:
+    """`sft` or `rl`, from the stage node's class (lingshu.tasks.stages.KINDS), without building it."""
+    from lingshu.tasks.stages import KINDS
+
+    for cls in get_class(node._target_).__mro__:
+        path = KINDS.get(f"{cls.__module__}.{cls.__qualname__}")
+        if path:
+            return {"SFTKind": "sft", "GRPOKind": "rl"}[path.split(":")[1]]
+    raise ConfigError(f"{node._target_} is not a stage class ({', '.join(KINDS)})")
+
+
+def selected_stages(cfg: DictConfig) -> list[str]:
+    """The stages this task will train: task.steps (pipeline) or `stage=` (train, rl)."""
+    task = cfg.task.name
+    names = list(cfg.get("stages") or {})
+    if task == "pipeline":
+        steps = list(cfg.task.steps)
+        unknown = [s for s in steps if s not in ("curate", "eval") and s not in names]
+        if unknown:
+            raise ConfigError(f"task.steps names unknown steps {unknown}; steps are curate, eval and the stages {names}")
+        return [s for s in steps if s not in ("curate", "eval")]
+    if task in ("train", "rl"):
+        if not cfg.get("stage"):
+            raise ConfigError(f"task={task} needs stage=<name>, one of {names}")
+        if cfg.stage not in names:
+            raise ConfigError(f"stage={cfg.stage}: no such stage; stages are {names}")
+        return [str(cfg.stage)]
+    return []
+
+
+def apply_scale(cfg: DictConfig) -> None:
+    """`+scale=<name>` (conf/scale/): the same recipe at another scale. Its `source` node reads in
+    place of every selected source (same names, so every stage mixture still matches) and its
+    `stages.<kind>` settings are merged into every stage of that kind (sft, rl); everything else
+    in the recipe stays as written."""
+    scale = cfg.get("scale")
+    if not scale:
+        return
+    for i, name in enumerate(list(cfg.get("source") or {})):
+        cfg.source[name] = scale.source
+        cfg.source[name].seed = int(cfg.seed) + i  # distinct images per source: no cross-source duplicates
+    for name, node in (cfg.get("stages") or {}).items():
+        patch = (scale.get("stages") or {}).get(stage_kind(node))
+        if patch:
+            cfg.stages[name] = OmegaConf.merge(node, patch)
+
+
+def _build(node: DictConfig, key: str, **kwargs) -> Any:
+    """Build a node as the task will; a bad value becomes one line naming the key, a bug keeps its traceback."""
+    from hydra.errors import InstantiationException
+
+    try:
+        return instantiate(node, _convert_="all", **kwargs)
+    except InstantiationException as e:
+        cause = e.__cause__
+        if isinstance(cause, CONFIG_FAULTS) or cause is None:
+            raise ConfigError(_named(key, cause or e)) from None
+        raise cause
+    except CONFIG_FAULTS as e:
+        raise ConfigError(_named(key, e)) from None
+
+
+def _named(key: str, error: BaseException) -> str:
+    msg = str(error)
+    return msg if msg.startswith(key) else f"{key}: {msg}"
+
+
+def check_reward_functions(reward: DictConfig) -> None:
+    """Each reward component names a function `module:name`; a typo fails here, naming the component."""
+    import importlib
+
+    for name, comp in (reward.get("components") or {}).items():
+        fn = str(comp.get("fn", ""))
+        module, _, attr = fn.partition(":")
+        try:
+            ok = callable(getattr(importlib.import_module(module), attr, None))
+        except ImportError as e:
+            raise ConfigError(f"reward.components.{name}.fn={fn}: cannot import {module} ({e})") from None
+        if not ok:
+            raise ConfigError(f"reward.components.{name}.fn={fn}: {module} has no function {attr!r}")
+
+
+def check_stages(cfg: DictConfig, build: bool) -> None:
+    task = cfg.task.name
+    for name in selected_stages(cfg):
+        key, node = f"stages.{name}", cfg.stages[name]
+        check_node(node, key)
+        OmegaConf.to_container(node, resolve=True, throw_on_missing=True)
+        kind = stage_kind(node)
+        if task in ("train", "rl") and kind != {"train": "sft", "rl": "rl"}[task]:
+            raise ConfigError(f"stage={name} is an {kind.upper()} stage: run it with task={'rl' if kind == 'rl' else 'train'}")
+        init = node.get("init_from")
+        if init and not Path(str(init)).is_dir():
+            raise ConfigError(f"{key}.init_from={init}: no such checkpoint folder (expected an hf/ folder written by "
+                              f"a training stage, e.g. <run>/train/instruction_tuning/hf)")
+        bench = OmegaConf.select(node, "data.heldout_benchmark")
+        if bench and bench not in (cfg.get("benchmark") or {}):
+            raise ConfigError(f"{key}.data.heldout_benchmark={bench} is not a selected benchmark (benchmark=[...,{bench}])")
+        if build:
+            _build(node, key)
+
+
 def validate(cfg: DictConfig, build: bool = True) -> None:
-    """Check every node the task will build; then build sources, benchmarks and the model spec
-    (cheap: no data read, no weights loaded) so missing paths surface now."""
+    """Check every node the task will build, stages included; then build the cheap ones (sources,
+    synthesis, benchmarks, the model spec, reward, judge, stages: no data read, no weights loaded)
+    so a bad value or a missing path surfaces now, not after an hour of curation."""
     groups = TASK_GROUPS[cfg.task.name]
     for group in groups:
         for key, node in nodes_of(cfg, group).items():
@@ -129,21 +235,23 @@ def validate(cfg: DictConfig, build: bool = True) -> None:
     for name in ("source", "benchmark"):
         if name in groups and cfg.get(name) is not None and len(cfg[name]) == 0:
             raise ConfigError(f"no {name} selected; choose one, e.g. {name}=demo")
-    for key in ("stage.init_from", "eval.checkpoint"):
-        value = OmegaConf.select(cfg, key)
-        if value and not Path(str(value)).is_dir():
-            raise ConfigError(f"{key}={value}: no such checkpoint folder (expected an hf/ folder written by a "
-                              f"training stage, e.g. <run>/train/instruction_tuning/hf)")
+    value = OmegaConf.select(cfg, "eval.checkpoint")
+    if cfg.task.name == "eval" and value and not Path(str(value)).is_dir():
+        raise ConfigError(f"eval.checkpoint={value}: no such checkpoint folder (expected an hf/ folder written by a "
+                          f"training stage, e.g. <run>/train/instruction_tuning/hf)")
     if cfg.task.name == "export" and not Path(str(cfg.task.checkpoint)).exists():
         raise ConfigError(f"task.checkpoint={cfg.task.checkpoint}: no such checkpoint (expected "
                           f"<run>/train/<stage>/checkpoints/last.ckpt, a file or a sharded folder)")
+    if "reward" in groups and cfg.get("reward"):
+        check_reward_functions(cfg.reward)
+    check_stages(cfg, build)
     if not build:
         return
-    for group in ("source", "benchmark", "model", "stage"):
+    for group in BUILT:
         if group not in groups:
             continue
         for key, node in nodes_of(cfg, group).items():
             if node.get("_target_"):
-                # a source is named by its config key (pubmedvision, not its reader's default `llava`)
-                named = {"name": key.split(".", 1)[1]} if group == "source" else {}
-                instantiate(node, _convert_="all", **named)
+                # a source or synthesizer is named by its config key (pubmedvision, not its reader's default)
+                named = {"name": key.split(".", 1)[1]} if group in ("source", "synthesis") else {}
+                _build(node, key, **named)

@@ -33,7 +33,7 @@ def compose(overrides: list[str], run_dir: Path):
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        return hydra_compose("config", overrides=[*overrides, f"paths.run_dir={run_dir}"])
+        return hydra_compose("config", overrides=[*overrides, f"paths.run_dir={run_dir}", f"paths.data_dir={run_dir}/data"])
 
 
 @pytest.fixture

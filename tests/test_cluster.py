@@ -24,7 +24,7 @@ def test_slurm_sweep_writes_its_submission_before_submitting(tmp_path):
 
 def test_local_runs_write_no_submission(tmp_path):
     r = subprocess.run([sys.executable, "launch.py", "-m", "task=curate", "source=demo", "curation.progress=false",
-                        f"hydra.sweep.dir={tmp_path}"],
+                        f"hydra.sweep.dir={tmp_path}", f"paths.data_dir={tmp_path}/data"],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert not (tmp_path / "submission.sbatch").exists() and (tmp_path / "0" / "curate").is_dir()
+    assert not (tmp_path / "submission.sbatch").exists() and (tmp_path / "data" / "curated" / "demo").is_dir()

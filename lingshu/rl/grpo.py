@@ -40,6 +40,7 @@ from lingshu.rl.rollout import RolloutConfig, RolloutEngine, build_rollout, samp
 from lingshu.schema import stable_id
 from lingshu.training.memory import print_memory_plan
 from lingshu.training.metrics import RunningMeans
+from lingshu.training.schedule import warmup_constant
 
 
 @dataclass
@@ -422,7 +423,7 @@ class GRPOModule(L.LightningModule):
         c = self.cfg
         params = [p for p in self.model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / c.warmup_steps) if c.warmup_steps else 1.0)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_constant(s, c.warmup_steps))
         return [opt], [sched]
 
     def on_train_start(self) -> None:

@@ -6,7 +6,6 @@ import importlib
 import sys
 
 from omegaconf import DictConfig
-from hydra.errors import InstantiationException
 from omegaconf.errors import MissingMandatoryValue
 
 TASKS = ("curate", "train", "rl", "eval", "pipeline", "export")
@@ -14,16 +13,15 @@ MODULES = {"eval": "evaluate"}
 
 
 def dispatch(cfg: DictConfig) -> dict:
-    from lingshu.config import ConfigError, validate
+    from lingshu.config import ConfigError, apply_scale, validate
 
     name = cfg.task.name
-    try:  # only configuration problems become one line; errors during the work keep their traceback
+    try:  # only configuration problems become one line; errors in our own code keep their traceback
         if name not in TASKS:
             raise ConfigError(f"unknown task {name!r}; choose one of {', '.join(TASKS)} (task=...)")
+        apply_scale(cfg)
         validate(cfg)
-    except (ConfigError, MissingMandatoryValue, InstantiationException, FileNotFoundError, ValueError, TypeError) as e:
-        if isinstance(e, InstantiationException) and e.__cause__ is not None:
-            e = e.__cause__
+    except (ConfigError, MissingMandatoryValue) as e:
         if isinstance(e, MissingMandatoryValue):
             key = e.full_key
             e = ConfigError(f"{key} is required: set it on the command line, e.g. {key}=/path/to/it")

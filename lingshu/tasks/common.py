@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -101,12 +102,74 @@ def checkpoint_dir(out_dir: Path, key: str) -> Path:
     return ckpt
 
 
-def loggers(cfg, out_dir: Path) -> list:
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
+def loggers(cfg, out_dir: Path, resuming: bool = False) -> list:
+    """The selected loggers; when resuming, metrics.csv keeps the steps before the checkpoint."""
+    from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 
-    out = [CSVLogger(save_dir=str(out_dir), name="", version="")] if cfg.logger.csv else []
+    from lingshu.training.metrics_log import HistoryCSVLogger
+
+    out = [HistoryCSVLogger(out_dir, keep_history=resuming)] if cfg.logger.csv else []
     if cfg.logger.tensorboard:
         out.append(TensorBoardLogger(save_dir=str(out_dir), name="tensorboard", version=""))
     if cfg.logger.wandb:  # the key comes from WANDB_API_KEY in the environment, never the config
         out.append(WandbLogger(project=cfg.logger.wandb_project, save_dir=str(out_dir)))
     return out
+
+
+def data_identity(curated_dir: str | Path, sources) -> dict[str, str]:
+    """{source: hash of its manifest.json}: the manifest records the curation config, the synthesis
+    that ran and every shard with its count, so any change in what a stage would read changes it."""
+    from lingshu.data.datamodule import resolve_shard_dir
+
+    out = {}
+    for name in sorted(set(sources)):
+        d = resolve_shard_dir(curated_dir, name)
+        manifest = d / "manifest.json"
+        blob = manifest.read_bytes() if manifest.exists() else json.dumps(
+            [[p.name, p.stat().st_size] for p in sorted(d.glob("*.tar"))]).encode()
+        out[name] = hashlib.sha256(blob).hexdigest()[:16]
+    return out
+
+
+def weights_identity(folder: str | Path | None) -> str:
+    """Who the starting weights are: the key a lingshu step recorded next to its hf/ folder
+    (`<step>/DONE.json`), else a hash of the weight files' bytes (a user-given folder); None: random
+    init from the model config (its config is in the key already)."""
+    if folder is None:
+        return "random-init"
+    folder = Path(folder)
+    marker = folder.parent / "DONE.json"
+    if folder.name == "hf" and marker.exists():
+        data = json.loads(marker.read_text())
+        if Path(str(data.get("result", {}).get("hf", ""))).resolve() == folder.resolve():
+            return f"step:{data['key']}"
+    files = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
+    return f"files:{_hash_files(tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))}"
+
+
+@functools.lru_cache(maxsize=16)
+def _hash_files(files: tuple) -> str:
+    """sha256 of the files' names and bytes (cached per name, size and mtime: a 32B model is read once a run)."""
+    h = hashlib.sha256()
+    for path, _, _ in files:
+        h.update(Path(path).name.encode())
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 24):
+                h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def fresh_dir(out: Path, key: str, what: str) -> None:
+    """Work in `out` resumes by item or step; if it was written under another key (other weights,
+    data or config), it is cleared, and CLEARED.txt says why."""
+    import shutil
+
+    marker = out / "KEY"
+    if out.exists() and any(out.iterdir()) and (not marker.exists() or marker.read_text() != key):
+        old = marker.read_text() if marker.exists() else "none recorded"
+        shutil.rmtree(out)
+        out.mkdir(parents=True)
+        (out / "CLEARED.txt").write_text(f"cleared: the earlier {what} here were made under key {old}; "
+                                         f"this run's key is {key} (different weights, data or config)\n")
+    out.mkdir(parents=True, exist_ok=True)
+    marker.write_text(key)

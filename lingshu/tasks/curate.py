@@ -4,12 +4,13 @@
     python launch.py task=curate ... curation.ops.min_size.min_side=32 curation.ops.decontaminate=null
     # a cluster: one job per slice, into one shared folder, then one run that merges
     python launch.py -m task=curate hydra/launcher=submitit_slurm curation.partition=0,1,2,3 \
-        curation.num_partitions=4 curation.output_dir=/shared/curated
-    python launch.py task=curate curation.num_partitions=4 curation.output_dir=/shared/curated
+        curation.num_partitions=4 paths.curated_dir=/shared/curated
+    python launch.py task=curate curation.num_partitions=4 paths.curated_dir=/shared/curated
 
-Output: `{curation.output_dir or paths.curated_dir}/<source>/` with `shard-*.tar`, `manifest.json`
-and `rejects.jsonl`. Rerunning the same command with the same output folder resumes (a finished
-run is a no-op; a killed one redoes only its unfinished partitions and the merge).
+Output: `<paths.curated_dir>/<source>/` (default `data/curated/`, the same for every command, so
+task=train finds it) with `shard-*.tar`, `manifest.json` and `rejects.jsonl`. Rerunning resumes
+(a finished run is a no-op; a killed one redoes only its unfinished partitions and the merge); a
+source curated under another config is redone.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from lingshu.curation.runner import Curation, config_hash, curate
 from lingshu.data.sources import build_sources
 
 # Settings that change how the work is split or shown, never what comes out.
-RUN_ONLY = ("partition", "num_partitions", "workers", "progress", "output_dir", "keep_work")
+RUN_ONLY = ("partition", "num_partitions", "workers", "progress", "keep_work")
 
 
 def build_ops(ops_cfg: Any) -> list[Op]:
@@ -43,9 +44,8 @@ def build_ops(ops_cfg: Any) -> list[Op]:
 
 
 def output_dir(cfg: Any) -> Path:
-    """curation.output_dir, else paths.curated_dir (where training reads), else <run_dir>/curate."""
-    paths = cfg.get("paths") or {}
-    return Path(cfg.curation.get("output_dir") or paths.get("curated_dir") or Path(paths["run_dir"]) / "curate")
+    """paths.curated_dir: the one place curation writes and training reads."""
+    return Path(cfg.paths.curated_dir)
 
 
 def make_curation(cfg: Any) -> Curation:

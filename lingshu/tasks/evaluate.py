@@ -1,6 +1,8 @@
 """task=eval: run the selected benchmarks on one model (or several checkpoints) and summarise.
 
-    python launch.py task=eval benchmark=[vqa_rad,slake] benchmark.vqa_rad.path=... model=... engine=hf
+    python launch.py task=eval benchmark=[vqa_rad,slake] benchmark.vqa_rad.path=/data/vqa_rad benchmark.slake.path=/data/slake \
+        model=qwen2_5_vl_7b model.path=/models/Qwen2.5-VL-7B-Instruct engine=hf
+    python launch.py task=eval eval.checkpoint=outputs/<date>/<time>/train/deep_alignment/hf
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from omegaconf import DictConfig
 
 from lingshu.evaluation.report import write_summary
 from lingshu.evaluation.runner import evaluate
+from lingshu.tasks.common import fresh_dir
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +104,25 @@ def evaluate_models(cfg: DictConfig, checkpoints: Mapping[str, Any], out_dir: st
     return results
 
 
+# Settings that decide what a model answers; the others (chunking, batch size, where) do not.
+ANSWER_KNOBS = ("reasoning", "max_images", "max_new_tokens")
+
+
+def eval_key(cfg: DictConfig, checkpoint: Any) -> str:
+    """Identity of the predictions in a folder: the weights (a lingshu step's key or the files'
+    hash), the model and engine configs and the knobs that change answers. Predictions resume by
+    item id only under the same key; under another the folder is cleared (see fresh_dir)."""
+    from lingshu.tasks.common import config_hash, weights_identity
+
+    weights = weights_identity(checkpoint or cfg.model.get("path"))
+    return config_hash(weights, cfg.model, cfg.engine, {k: cfg.eval.get(k) for k in ANSWER_KNOBS})
+
+
 def run(cfg: DictConfig) -> dict:
     ev = cfg.eval
     out_dir = Path(ev.out_dir or Path(cfg.paths.run_dir) / "eval")
     label = _label(cfg, ev.checkpoint)
+    fresh_dir(out_dir, eval_key(cfg, ev.checkpoint), "predictions")
     results = evaluate_checkpoint(cfg, ev.checkpoint, out_dir, judge=build_judge(cfg.get("judge")))
     selected = list(cfg.benchmark)
     if set(results) == set(selected):

@@ -1,15 +1,15 @@
 """task=pipeline: the whole recipe, step by step, each step reading the files the previous one wrote.
 
-Steps (task.steps): `curate`; a stage name from task.stages (SFT or RL, trained from the latest
-checkpoint); `eval` (scores the latest checkpoint on the selected benchmarks). Every step records
-a done-marker keyed by its config, so rerunning the same command skips what finished.
+Steps (task.steps): `curate`; a key of `stages` (SFT or RL, trained from the latest checkpoint
+unless its init_from says otherwise); `eval` (scores the latest checkpoint on the selected
+benchmarks). Every step records what it was made from (config, data, starting weights), so
+rerunning the same command skips exactly what is still valid.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 
@@ -18,8 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lingshu.models.export import export_hf
-from lingshu.rl.grpo import GRPOConfig
-from lingshu.tasks.common import config_hash, done, is_rank_zero, mark_done, on_rank_zero, run_dir
+from lingshu.tasks.common import config_hash, done, fresh_dir, is_rank_zero, mark_done, on_rank_zero, run_dir
 
 log = logging.getLogger(__name__)
 
@@ -40,29 +39,13 @@ def initial_checkpoint(cfg) -> str:
     return result["hf"]
 
 
-def fresh_eval_dir(out: Path, checkpoint: str) -> None:
-    """Predictions resume by item id; when the checkpoint under a label was retrained, the old
-    predictions belong to other weights and are cleared."""
-    weights = sorted(Path(checkpoint).glob("*.safetensors"))
-    ident = json.dumps([str(checkpoint)] + [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in weights])
-    marker = out / "CHECKPOINT.json"
-    if marker.exists() and marker.read_text() != ident:
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    marker.write_text(ident)
-
-
 def run(cfg) -> dict:
-    from lingshu.tasks import curate
-    from lingshu.tasks.evaluate import build_benchmarks, build_judge, evaluate_checkpoint
     from lingshu.evaluation.report import write_summary
-    from lingshu.tasks.rl import rl_stage
-    from lingshu.tasks.train import train_stage
+    from lingshu.tasks import curate
+    from lingshu.tasks.evaluate import build_benchmarks, build_judge, eval_key, evaluate_checkpoint
+    from lingshu.tasks.stages import build_stage, run_stage
 
-    steps = list(cfg.task.steps)
-    unknown = [s for s in steps if s not in ("curate", "eval") and s not in cfg.task.stages]
-    if unknown:
-        raise ValueError(f"task.steps names unknown steps {unknown}; stages are {list(cfg.task.stages)}")
+    steps = list(cfg.task.steps)  # validated before any work (lingshu.config.validate)
     t_start = time.time()
     timings: list[tuple[str, float]] = []
     checkpoint, label = None, "untrained"
@@ -75,7 +58,7 @@ def run(cfg) -> dict:
         nonlocal benchmarks, judge
         if benchmarks is None:
             benchmarks, judge = build_benchmarks(cfg.benchmark), build_judge(cfg.get("judge"))
-        fresh_eval_dir(eval_dir / label, checkpoint)
+        fresh_dir(eval_dir / label, eval_key(cfg, checkpoint), "predictions")
         out = evaluate_checkpoint(cfg, checkpoint, eval_dir / label, benchmarks, judge)
         write_summary({**results, label: out}, eval_dir)
         return out
@@ -91,14 +74,8 @@ def run(cfg) -> dict:
             checkpoint = checkpoint or initial_checkpoint(cfg)
             results[label] = on_rank_zero(cfg, f"{i}-eval", lambda: evaluate(checkpoint, label))
         else:
-            node = cfg.task.stages[step]
-            stage = instantiate(node, _convert_="all")
-            init = stage.init_from or checkpoint or initial_checkpoint(cfg)
-            if isinstance(stage, GRPOConfig):
-                out = rl_stage(cfg, stage, init, node=node)
-            else:
-                out = train_stage(cfg, stage, init, node=node)
-            stage_results[step] = out
+            init = build_stage(cfg, step).init_from or checkpoint or initial_checkpoint(cfg)
+            out = stage_results[step] = run_stage(cfg, step, init)
             checkpoint, label = out["hf"], step
         timings.append((step if step != "eval" else f"eval ({label})", time.time() - t0))
     if not is_rank_zero():
@@ -135,9 +112,12 @@ def write_report(cfg, results: dict, stages: dict, timings: list, total_s: float
             for when, d in (("before RL", b), ("after RL", a)):
                 lines.append(f"| {mode} | {when} | " + " | ".join(_fmt(d[mode][k]) for k in comps) + " |")
         lines += ["", f"Prompts: {json.dumps(rl['prompts'])}", "", "Curves: ![rl](rl/curves.png)", ""]
-    trained = [s for s, v in stages.items() if isinstance(v, dict) and "stage" in v]
+    trained = {s: v for s, v in stages.items() if isinstance(v, dict) and "curves" in v}
     if trained:
-        lines += ["## Training curves", ""] + [f"- {s}: ![{s}](train/{s}/curves.png)" for s in trained] + [""]
+        lines += ["## Training", "", "| stage | kind | optimizer steps | planned | curves |", "|---|---|---:|---:|---|"]
+        lines += [f"| {s} | {v['kind']} | {v['steps']} | {v['planned_steps']} | "
+                  f"![{s}]({Path(v['curves']).relative_to(rd) if Path(v['curves']).is_relative_to(rd) else v['curves']}) |"
+                  for s, v in trained.items()] + [""]
     lines += ["## Config", "", "The composed config is in `.hydra/config.yaml` (secrets come from the environment "
               "and are never written).", ""]
     path = rd / "report.md"

@@ -124,7 +124,7 @@ def print_memory_plan(plan: dict, title: str = "GRPO memory per GPU") -> None:
     if device is not None and not plan["fits"]:
         Console().print(f"[bold red]warning:[/] the plan needs {plan['peak'] / GB:.1f} GiB per GPU, above the "
                         f"device's {device / GB:.0f} GiB: more ranks (sharded strategy), a smaller "
-                        "stage.micro_batch_size or gradient checkpointing")
+                        "stages.<name>.micro_batch_size or gradient checkpointing")
 
 
 def stage_plan(cfg_stage, shape: ModelShape, strategy: str, world: int, prompt_tokens: int,
@@ -173,8 +173,9 @@ def main(argv: list[str]) -> None:
         device_gb = float(argv[i + 1])
         argv = argv[:i] + argv[i + 2:]
     cfg = compose_config(argv)
-    stages = cfg.task.get("stages") or {}
-    node = next((v for v in stages.values() if str(v.get("_target_", "")).endswith("GRPOConfig")), cfg.stage)
+    stages = cfg.get("stages") or {}
+    node = stages[cfg.stage] if cfg.get("stage") else next(
+        v for v in stages.values() if str(v.get("_target_", "")).endswith("GRPOConfig"))
     stage = instantiate(node, _convert_="all")
     m = cfg.model
     if m.name in ARCHS:  # a real checkpoint's sizes, without its folder

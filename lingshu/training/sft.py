@@ -10,7 +10,7 @@ from rich.table import Table
 from lingshu.models.backbone import module_groups
 from lingshu.models.lora import add_lora, is_lora_param
 from lingshu.training.metrics import RunningMeans
-from lingshu.training.schedule import warmup_cosine
+from lingshu.training.schedule import Schedule
 from lingshu.training.stage import MODULES, Stage
 
 
@@ -60,9 +60,10 @@ def lm_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "token"
 
 
 class SFTModule(L.LightningModule):
-    def __init__(self, model, stage: Stage):
+    def __init__(self, model, stage: Stage, schedule: Schedule | None = None):
         super().__init__()
         self.model, self.stage = model, stage
+        self.schedule = schedule  # None: over Lightning's estimate (a capped max_steps or a sized loader)
         if stage.lora_modules:  # in place: the caller's model carries the adapters (merge_lora before export)
             add_lora(model, stage.lora, stage.lora_modules)
         apply_freezing(model, stage)
@@ -134,9 +135,9 @@ class SFTModule(L.LightningModule):
 
     def configure_optimizers(self):
         opt = torch.optim.AdamW(param_groups(self.model, self.stage), betas=(0.9, 0.999), eps=1e-8)
-        total = self.trainer.estimated_stepping_batches
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda step: warmup_cosine(step, self.stage.warmup_steps, total, self.stage.min_lr_ratio))
+        schedule = self.schedule or Schedule(int(self.trainer.estimated_stepping_batches), self.stage.warmup_steps,
+                                             self.stage.min_lr_ratio)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def on_train_start(self) -> None:

@@ -69,25 +69,25 @@ class Stage:
             self.lora = LoraSpec(**self.lora)
         keys = [m.key for m in self.data.mixture]
         if len(set(keys)) != len(keys):
-            raise ValueError(f"stage {self.name}: stage.data.mixture repeats an entry (same source and kinds): {keys}")
+            raise ValueError(f"stages.{self.name}.data.mixture repeats an entry (same source and kinds): {keys}")
         if self.loss_reduction not in ("token", "sample"):
-            raise ValueError(f"stage {self.name}: stage.loss_reduction must be token or sample, got {self.loss_reduction!r}")
+            raise ValueError(f"stages.{self.name}.loss_reduction must be token or sample, got {self.loss_reduction!r}")
         unknown = set(self.lr) - set(MODULES)
         if unknown:
-            raise ValueError(f"stage {self.name}: stage.lr has unknown modules {sorted(unknown)}; use {MODULES}")
+            raise ValueError(f"stages.{self.name}.lr has unknown modules {sorted(unknown)}; use {MODULES}")
         if not any(self.lr.get(m) for m in MODULES):
-            raise ValueError(f"stage {self.name}: every module is frozen (stage.lr all null)")
+            raise ValueError(f"stages.{self.name}.lr: every module is frozen (all null)")
         if self.packing and self.micro_batch_size < 2:
-            raise ValueError(f"stage {self.name}: stage.packing packs the samples of one micro-batch; with "
-                             f"stage.micro_batch_size=1 there is nothing to pack (use e.g. 16)")
+            raise ValueError(f"stages.{self.name}.packing packs the samples of one micro-batch; with "
+                             f"micro_batch_size=1 there is nothing to pack (use e.g. 16)")
         if self.lora is not None:
             if set(self.lora.modules) - set(MODULES):
-                raise ValueError(f"stage {self.name}: stage.lora.modules {self.lora.modules} must be among {MODULES}")
+                raise ValueError(f"stages.{self.name}.lora.modules {self.lora.modules} must be among {MODULES}")
             if not self.lora_modules:
-                raise ValueError(f"stage {self.name}: stage.lora adapts {self.lora.modules} but the stage trains "
-                                 f"none of them (stage.lr is null there); set stage.lora=null or a learning rate")
+                raise ValueError(f"stages.{self.name}.lora adapts {self.lora.modules} but the stage trains "
+                                 f"none of them (its lr is null there); set lora=null or a learning rate")
         if not self.data.mixture:
-            raise ValueError(f"stage {self.name}: stage.data.mixture names no curated source")
+            raise ValueError(f"stages.{self.name}.data.mixture names no curated source")
 
     @property
     def trainable(self) -> dict[str, bool]:

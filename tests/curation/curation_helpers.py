@@ -16,6 +16,7 @@ def make_cfg(tmp_path: Path, tokenizer_dir: Path, sources: dict | None = None, *
     cfg.source = sources if sources is not None else {"demo": OmegaConf.load(CONF / "source" / "demo.yaml")}
     cfg.curation = OmegaConf.load(CONF / "curation" / "paper.yaml")
     cfg.curation.progress = False
+    cfg.paths.curated_dir = str(curation.pop("output_dir", tmp_path / "run" / "curate"))  # where shards go
     for k, v in curation.items():
         OmegaConf.update(cfg, f"curation.{k}", v, force_add=True)
     return cfg

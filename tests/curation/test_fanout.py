@@ -26,11 +26,11 @@ def launch(*args: str, cwd: Path, multirun: bool = False) -> None:
 def test_submitit_local_partitions_then_merge(tmp_path):
     shared = tmp_path / "curated"
     launch("hydra/launcher=submitit_local", "curation.partition=0,1", "curation.num_partitions=2",
-           f"curation.output_dir={shared}", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path, multirun=True)
+           f"paths.curated_dir={shared}", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path, multirun=True)
     assert len(list((shared / "_work").glob("*/part-*/DONE"))) == 2 and not (shared / "demo").exists()
-    launch("curation.num_partitions=2", f"curation.output_dir={shared}", f"hydra.run.dir={tmp_path / 'merge'}",
+    launch("curation.num_partitions=2", f"paths.curated_dir={shared}", f"hydra.run.dir={tmp_path / 'merge'}",
            cwd=tmp_path)
-    launch("curation.num_partitions=1", f"curation.output_dir={tmp_path / 'one'}", f"hydra.run.dir={tmp_path / 'one-run'}",
+    launch("curation.num_partitions=1", f"paths.curated_dir={tmp_path / 'one'}", f"hydra.run.dir={tmp_path / 'one-run'}",
            cwd=tmp_path)
     merged, one = (json.loads((d / "demo" / "manifest.json").read_text()) for d in (shared, tmp_path / "one"))
     assert merged == one and merged["counts"]["read"] > 0

@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import SMALL_RL, launch
+from tests.e2e.conftest import SMALL_RL, launch, stage_args
 
-SMALL_STAGE = ["stage.max_steps=2", "stage.micro_batch_size=4", "stage.grad_accum=1", "stage.warmup_steps=1",
-               "stage.data.num_workers=0", "stage.data.samples_per_epoch=64", "stage.data.mixture=[{source: demo}]"]
+SMALL = ("max_steps=2", "micro_batch_size=4", "grad_accum=1", "warmup_steps=1", "data.num_workers=0",
+         "data.samples_per_epoch=64", "data.mixture=[{source: demo}]")
+SMALL_STAGE = [*stage_args("shallow_alignment", *SMALL), *stage_args("deep_alignment", *SMALL)]
 
 
 def test_multirun_sweeps_stages(curated, tmp_path):
@@ -30,7 +31,7 @@ def test_ddp_two_cpu_processes_share_one_run_dir(curated, tmp_path):
 
 def test_rl_ddp_two_cpu_processes_roll_out_their_own_prompts(curated, tmp_path):
     run = tmp_path / "run"
-    launch(*SMALL_RL, "stage.prompts_per_step=4", "stage.update_prompts=4", "stage.max_steps=3", "trainer=ddp",
+    launch(*SMALL_RL, *stage_args("rl_grpo", "prompts_per_step=4", "update_prompts=4", "max_steps=3"), "trainer=ddp",
            "trainer.devices=2", "checkpoint.trace_data=true", f"paths.curated_dir={curated}", f"hydra.run.dir={run}")
     assert (run / "rl" / "hf" / "model.safetensors").exists() and (run / "rl" / "checkpoints" / "last.ckpt").exists()
     assert len(list(tmp_path.iterdir())) == 1
@@ -54,7 +55,7 @@ def test_submitit_local_launcher(curated, tmp_path):
 @pytest.mark.slow
 def test_full_demo_learns(tmp_path):
     """README command 1's run: the learning bars of the demo, read from the evaluation task's output."""
-    launch(f"hydra.run.dir={tmp_path}", timeout=1800)
+    launch(f"hydra.run.dir={tmp_path}", f"paths.data_dir={tmp_path}/data", timeout=1800)
     summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
 
     def cat(label, qtype):
@@ -72,7 +73,7 @@ def test_full_demo_learns(tmp_path):
     assert a["sampled"]["overall"] > b["sampled"]["overall"]  # what GRPO optimises rises on unseen prompts
     assert a["sampled"]["accuracy"] >= b["sampled"]["accuracy"] and a["greedy"]["accuracy"] >= b["greedy"]["accuracy"] - 0.02
     # the synthesized template VQA (synth-*) is in the demo's instruction-tuning mixture
-    assert list((tmp_path / "curate" / "demo").glob("synth-*.tar"))
+    assert list((tmp_path / "data" / "curated" / "demo").glob("synth-*.tar"))
 
 
 @pytest.mark.slow
@@ -84,7 +85,7 @@ def test_pipeline_under_ddp_trains_on_every_rank_and_evaluates_once(tmp_path):
     launch("trainer=ddp", "trainer.devices=2", f"task.steps=[curate,eval,{stages[0]},eval,{stages[1]},eval]",
            "source.demo.num_images=16", "source.demo.num_text=8", "benchmark.demo.num_images=4",
            "curation.workers=1", "eval.max_new_tokens=4",
-           *[f"task.stages.{s}.{k}" for s in stages for k in ("max_steps=2", "micro_batch_size=4", "data.num_workers=0")],
+           *[f"stages.{s}.{k}" for s in stages for k in ("max_steps=2", "micro_batch_size=4", "data.num_workers=0")],
            f"hydra.run.dir={run}", timeout=900)
     assert len(list(tmp_path.iterdir())) == 1 and (run / "report.md").exists()
     for s in stages:

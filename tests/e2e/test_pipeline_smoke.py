@@ -13,12 +13,12 @@ from tests.conftest import compose
 TINY = [
     "source.demo.num_images=24", "source.demo.num_text=8", "benchmark.demo.num_images=4",
     "curation.workers=1", "eval.max_new_tokens=6", "eval.batch_size=16", "trainer.log_every_n_steps=1",
-    *[f"task.stages.{s}.{k}" for s in ("shallow_alignment", "deep_alignment", "instruction_tuning")
+    *[f"stages.{s}.{k}" for s in ("shallow_alignment", "deep_alignment", "instruction_tuning")
       for k in ("max_steps=2", "micro_batch_size=4", "data.num_workers=0")],
-    "task.stages.rl_grpo.max_steps=1", "task.stages.rl_grpo.prompts_per_step=2",
-    "task.stages.rl_grpo.update_prompts=2", "task.stages.rl_grpo.generations_per_prompt=2",
-    "task.stages.rl_grpo.micro_batch_size=4", "task.stages.rl_grpo.max_new_tokens=6",
-    "task.stages.rl_grpo.data.heldout_prompts=2", "task.stages.rl_grpo.data.heldout_samples=1", "task.stages.rl_grpo.data.yes_no_fraction=1.0",
+    "stages.rl_grpo.max_steps=1", "stages.rl_grpo.prompts_per_step=2",
+    "stages.rl_grpo.update_prompts=2", "stages.rl_grpo.generations_per_prompt=2",
+    "stages.rl_grpo.micro_batch_size=4", "stages.rl_grpo.max_new_tokens=6",
+    "stages.rl_grpo.data.heldout_prompts=2", "stages.rl_grpo.data.heldout_samples=1", "stages.rl_grpo.data.yes_no_fraction=1.0",
 ]
 
 
@@ -31,7 +31,7 @@ def run(tmp_path_factory):
 
 def test_run_directory_is_laid_out_as_designed(run):
     run_dir, _, result = run
-    curated = run_dir / "curate" / "demo"
+    curated = run_dir / "data" / "curated" / "demo"
     manifest = json.loads((curated / "manifest.json").read_text())
     assert manifest["shards"] and (curated / "rejects.jsonl").exists()
     for stage in ("shallow_alignment", "deep_alignment", "instruction_tuning"):

@@ -77,11 +77,12 @@ def test_kill_9_and_resume_under_fsdp2_continues_as_an_uninterrupted_run(tmp_pat
 
 @pytest.mark.slow
 def test_task_rl_under_fsdp_two_cpu_processes(curated, tmp_path):  # noqa: F811  (fixture)
-    from tests.e2e.conftest import SMALL_RL, launch
+    from tests.e2e.conftest import SMALL_RL, launch, stage_args
 
     run_dir = tmp_path / "run"
-    out = launch(*[a for a in SMALL_RL if not a.startswith("stage.data.heldout_prompts")], "stage.data.heldout_prompts=4",
-                 "stage.prompts_per_step=4", "stage.update_prompts=4", "stage.max_steps=2", "trainer=fsdp",
+    out = launch(*[a for a in SMALL_RL if not a.startswith("stages.rl_grpo.data.heldout_prompts")],
+                 *stage_args("rl_grpo", "data.heldout_prompts=4", "prompts_per_step=4", "update_prompts=4",
+                             "max_steps=2"), "trainer=fsdp",
                  "trainer.devices=2", f"paths.curated_dir={curated}", f"hydra.run.dir={run_dir}")
     log = out.stdout + out.stderr
     assert "GRPO memory per GPU (fsdp, 2 ranks" in log

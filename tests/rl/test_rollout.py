@@ -176,12 +176,12 @@ def test_rollout_engine_is_chosen_in_the_stage_config(compose_cfg):
 
     from lingshu.config import validate
 
-    cfg = compose_cfg(["task=rl", "stage=rl_grpo", "stage.rollout.engine=vllm",
-                       "stage.rollout.gpu_memory_utilization=0.5"])
+    cfg = compose_cfg(["task=rl", "stage=rl_grpo", "stages.rl_grpo.rollout.engine=vllm",
+                       "stages.rl_grpo.rollout.gpu_memory_utilization=0.5"])
     validate(cfg)
-    stage = instantiate(cfg.stage, _convert_="all")
+    stage = instantiate(cfg.stages.rl_grpo, _convert_="all")
     assert (stage.rollout.engine, stage.rollout.gpu_memory_utilization) == ("vllm", 0.5)
-    assert instantiate(compose_cfg(["task=rl", "stage=rl_grpo"]).stage, _convert_="all").rollout.engine == "hf"
+    assert instantiate(compose_cfg(["task=rl", "stage=rl_grpo"]).stages.rl_grpo, _convert_="all").rollout.engine == "hf"
 
 
 def test_hf_rollout_returns_n_responses_per_prompt_cut_after_the_end_token(tiny):

@@ -101,10 +101,9 @@ def test_train_task_exports_merged_weights(tmp_path):
     cfg = compose(["task=curate", "source.demo.num_images=8", "source.demo.num_text=4", "curation.workers=1",
                    "curation.progress=false"], run)
     curate.run(cfg)
-    cfg = compose(["task=train", "stage=deep_alignment", "stage.lora={rank: 4}", "stage.max_steps=2",
-                   "stage.micro_batch_size=4", "stage.grad_accum=1", "stage.warmup_steps=0", "stage.lr.llm=0.01",
-                   "stage.data.num_workers=0", "stage.data.samples_per_epoch=16", "stage.data.mixture=[{source: demo}]"],
-                  run)
+    cfg = compose(["task=train", "stage=deep_alignment", *[f"stages.deep_alignment.{s}" for s in (
+                   "lora={rank: 4}", "max_steps=2", "micro_batch_size=4", "grad_accum=1", "warmup_steps=0", "lr.llm=0.01",
+                   "data.num_workers=0", "data.samples_per_epoch=16", "data.mixture=[{source: demo}]")]], run)
     result = train.run(cfg)
     plain, info = Qwen2_5_VLForConditionalGeneration.from_pretrained(result["hf"], output_loading_info=True)
     assert not any(info.values()), info

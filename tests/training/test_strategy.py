@@ -29,9 +29,9 @@ def deepspeed_importable(monkeypatch):
 @pytest.mark.parametrize("stage_name,micro", [("shallow_alignment", 1), ("instruction_tuning", 16)])
 def test_deepspeed_config_takes_the_stage_batch_settings(trainer, zero, stage_name, micro, tmp_path,
                                                          deepspeed_importable):
-    cfg = compose(["task=train", f"stage={stage_name}", f"trainer={trainer}"], tmp_path)
+    cfg = compose(["experiment=lingshu_7b", "task=train", f"stage={stage_name}", f"trainer={trainer}"], tmp_path)
     assert (cfg.trainer.accelerator, cfg.trainer.precision) == ("gpu", "bf16-mixed")
-    stage = instantiate(cfg.stage, _convert_="all")
+    stage = instantiate(cfg.stages[stage_name], _convert_="all")
     assert (stage.micro_batch_size, stage.grad_accum, stage.grad_clip) == (micro, 8, 1.0)  # the paper's table
     strategy = instantiate(cfg.trainer.strategy)
     fit_strategy(strategy, stage)
@@ -52,7 +52,7 @@ def test_paper_recipe_trains_with_zero3(tmp_path):
 def test_other_strategies_are_left_alone(tmp_path):
     cfg = compose(["task=train", "trainer=fsdp"], tmp_path)
     strategy = instantiate(cfg.trainer.strategy)
-    fit_strategy(strategy, instantiate(cfg.stage, _convert_="all"))
+    fit_strategy(strategy, instantiate(cfg.stages.instruction_tuning, _convert_="all"))
     assert not hasattr(strategy, "config")
 
 
