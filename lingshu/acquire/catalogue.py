@@ -1,4 +1,4 @@
-"""The catalogue: one entry per published release (conf/catalogue/paper.yaml), and which selected
+"""The catalogue: one entry per published release (conf/task/catalogue/paper.yaml), and which selected
 sources and benchmarks each serves. An entry says where the release lives (a Hugging Face dataset at
 a pinned revision, or plain URLs), which files our readers need, and the access terms; it is data,
 read here into typed records."""

@@ -20,7 +20,7 @@ IMG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08
 
 
 def catalogue():
-    return load_catalogue(OmegaConf.to_container(OmegaConf.load(Path(CONF) / "catalogue" / "paper.yaml")))
+    return load_catalogue(OmegaConf.to_container(OmegaConf.load(Path(CONF) / "task" / "catalogue" / "paper.yaml")))
 
 
 def test_catalogue_entries_are_valid_and_each_default_path_lies_in_its_entry(tmp_path):
