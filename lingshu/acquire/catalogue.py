@@ -46,7 +46,11 @@ class Entry:
     @classmethod
     def from_config(cls, name: str, node: Mapping[str, Any]) -> "Entry":
         node = dict(node)
-        files = tuple(FileSpec(**f) if isinstance(f, Mapping) else FileSpec(path=str(f)) for f in node.pop("files", []) or [])
+        where = f"task.catalogue.{name}"
+        _known(cls, node, where)
+        for i, f in enumerate(node.get("files") or []):
+            _known(FileSpec, f, f"{where}.files[{i}]")
+        files = tuple(FileSpec(**f) for f in node.pop("files", []) or [])
         entry = cls(name=name, files=files, serves=tuple(node.pop("serves", []) or []),
                     items=dict(node.pop("items", {}) or {}), **node)
         entry.check()
@@ -72,6 +76,15 @@ class Entry:
     @property
     def fetchable(self) -> bool:
         return self.access in ("open", "gated")
+
+
+def _known(cls, node: Any, where: str) -> None:
+    if not isinstance(node, Mapping):
+        raise ValueError(f"{where}: expected a mapping, got {node!r}")
+    fields = set(cls.__dataclass_fields__) - {"name"}
+    unknown = sorted(set(node) - fields)
+    if unknown:
+        raise ValueError(f"{where}.{unknown[0]}: unknown key; an entry accepts {', '.join(sorted(fields))}")
 
 
 def load_catalogue(node: Mapping[str, Any]) -> dict[str, Entry]:

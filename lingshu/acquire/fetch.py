@@ -159,7 +159,7 @@ def _hub_source(entry: Entry, commit: str, remote: Remote, timeout: float) -> tu
     return location, build_hf_headers(token=token() if same_host else False)
 
 
-def _download(url: str, part: Path, headers: dict, size: int | None, label: str) -> None:
+def _download(url: str, part: Path, headers: dict, size: int | None, label: str, bar: str) -> None:
     from huggingface_hub.errors import HfHubHTTPError
     from huggingface_hub.file_download import http_get
 
@@ -171,7 +171,7 @@ def _download(url: str, part: Path, headers: dict, size: int | None, label: str)
     try:
         with open(part, "r+b" if have else "wb") as f:
             f.seek(have)
-            http_get(url, f, resume_size=have, headers=headers, expected_size=size, displayed_filename=label)
+            http_get(url, f, resume_size=have, headers=headers, expected_size=size, displayed_filename=bar)
     except HfHubHTTPError as e:
         if _status(e) == "HTTP 404":
             part.unlink(missing_ok=True)
@@ -307,7 +307,7 @@ def _fetch(entry: Entry, dest: Path, out_dir: Path, manifest: Manifest, spec: st
             else:
                 url, headers = _hub_source(entry, commit, remote, timeout)
             part = partial / f"{remote.path}.part"
-            _download(url, part, headers, remote.size, remote.path)
+            _download(url, part, headers, remote.size, remote.path, f"{entry.name}/{remote.path}")
             sha = _verify(part, remote, quarantine)
         except FileFailure as e:
             failures.append(str(e))
@@ -335,10 +335,20 @@ def _fetch(entry: Entry, dest: Path, out_dir: Path, manifest: Manifest, spec: st
         manifest.save()
     manifest.complete = not failures
     manifest.save()
+    _prune(partial)
     wanted = {r.path for r in remotes}
     have = {k: v for k, v in manifest.files.items() if k in wanted}
     status = "missing" if failures else ("downloaded" if fetched else "present")
     return Outcome(entry.name, status, dest, "; ".join(failures), len(have), sum(v["size"] for v in have.values()))
+
+
+def _prune(folder: Path) -> None:
+    """Remove the empty folders a finished entry leaves under .partial/ (kept .part files stay)."""
+    for d in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        if not any(d.iterdir()):
+            d.rmdir()
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def _still_current(rec: dict, remote: Remote, commit: str | None, dest: Path, verify: str) -> bool:
@@ -348,6 +358,9 @@ def _still_current(rec: dict, remote: Remote, commit: str | None, dest: Path, ve
         return False
     if not remote.sha256 and commit is not None and rec.get("commit") != commit:
         return False
-    if verify == "full":
-        return file_sums(dest / remote.path)[0] == rec["sha256"]
+    if verify == "full" and file_sums(dest / remote.path)[0] != rec["sha256"]:  # changed on disk: kept aside
+        target = dest.parent / ".quarantine" / dest.name / f"{remote.path}.changed"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(dest / remote.path, target)
+        return False
     return True

@@ -13,6 +13,7 @@ when anything is missing).
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ def print_table(rows: list[tuple[Outcome, str]]) -> None:
 
 
 def run(cfg: Any) -> dict:
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per request would bury the table
     task = cfg.task
     out_dir = Path(str(task.out_dir))
     catalogue = load_catalogue(OmegaConf.to_container(task.catalogue, resolve=True))

@@ -210,3 +210,26 @@ def test_download_killed_halfway_resumes_from_its_part_file(hub, tmp_path):
     assert [r.range for r in hub.requests if r.method == "GET" and "/resolve/" in r.path][-1] == f"bytes={kept}-"
     assert (tmp_path / "big" / "big.parquet").read_bytes() == data and not part.exists()
     assert manifest(tmp_path, "big")["files"]["big.parquet"]["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_verify_full_rehashes_and_keeps_a_changed_file_aside(hub, tmp_path):
+    data = blob(2000, 4)
+    repo = hub.add("org/v", {"a.parquet": data}, lfs={"a.parquet"})
+    e = entry("v", hub="org/v", revision=repo.commit, files=[{"path": "a.parquet"}])
+    assert acquire_entry(e, tmp_path).status == "downloaded"
+    (tmp_path / "v" / "a.parquet").write_bytes(b"\0" * len(data))  # same size: only a re-hash can tell
+    assert acquire_entry(e, tmp_path).status == "present"
+    assert acquire_entry(e, tmp_path, verify="full").status == "downloaded"
+    assert (tmp_path / "v" / "a.parquet").read_bytes() == data
+    assert (tmp_path / ".quarantine" / "v" / "a.parquet.changed").read_bytes() == b"\0" * len(data)
+
+
+def test_catalogue_typos_fail_naming_the_key():
+    import pytest
+
+    with pytest.raises(ValueError, match=r"task.catalogue.x.revison: unknown key"):
+        entry("x", hub="o/x", revison="main", files=[{"path": "a"}])
+    with pytest.raises(ValueError, match=r"task.catalogue.x.files\[0\].sha: unknown key"):
+        entry("x", hub="o/x", revision="main", files=[{"path": "a", "sha": "1"}])
+    with pytest.raises(ValueError, match=r"task.catalogue.x.how: say how"):
+        entry("x", access="credentialed", files=[{"path": "a"}])
