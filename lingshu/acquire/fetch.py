@@ -229,8 +229,8 @@ def _flatten(work: Path) -> None:
 
 
 def extract(archive: Path, dest: Path, work: Path, flatten: bool = False) -> int:
-    """Unpack into `work`, then move each top-level item into `dest` (replacing a half-moved one):
-    a kill mid-way leaves the archive marked unextracted and the next run redoes it."""
+    """Unpack into `work`, then move each file into `dest` (replacing a half-moved one): a kill
+    mid-way leaves the archive marked unextracted and the next run redoes it."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     if zipfile.is_zipfile(archive):
@@ -245,16 +245,11 @@ def extract(archive: Path, dest: Path, work: Path, flatten: bool = False) -> int
             count = sum(1 for m in t.getmembers() if m.isfile())
     if flatten:
         _flatten(work)
-    dest.mkdir(parents=True, exist_ok=True)
-    for item in sorted(work.iterdir()):
-        if item.name == "__MACOSX":
-            continue
-        target = dest / item.name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        os.replace(item, target)
+    shutil.rmtree(work / "__MACOSX", ignore_errors=True)
+    for f in sorted(p for p in work.rglob("*") if p.is_file()):  # merged file by file: several archives
+        target = dest / f.relative_to(work)                       # may fill one folder (images_0..19.zip)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(f, target)
     shutil.rmtree(work, ignore_errors=True)
     return count
 

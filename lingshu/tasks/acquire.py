@@ -63,6 +63,10 @@ def run(cfg: Any) -> dict:
     for entry in entries:
         outcome = acquire_entry(entry, out_dir, verify=str(task.verify), timeout=float(task.timeout_s))
         rows.append((outcome, " ".join(k for k in entry.serves if k in keys)))
+    if not rows:
+        print("task=acquire: nothing to fetch for the selection (the demo is built in); choose what to fetch, "
+              "e.g. source=[slake] benchmark=[medqa] or benchmark=all")
+        return {"out_dir": str(out_dir), "status": {}, "missing": []}
     print_table(rows)
     missing = [o.entry for o, _ in rows if o.status == "missing"]
     result = {"out_dir": str(out_dir), "status": {o.entry: o.status for o, _ in rows}, "missing": missing}

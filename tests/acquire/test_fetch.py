@@ -150,12 +150,14 @@ def test_url_release_with_publisher_md5_and_a_404(hub, tmp_path):
 def test_archives_are_unpacked_once_into_the_readers_layout(hub, tmp_path):
     z = zip_bytes({"imgs/xmlab1/source.jpg": b"jpg1", "imgs/xmlab2/source.jpg": b"jpg2"})
     flat = zip_bytes({"deep/dir/a.jpg": b"a", "other/b.jpg": b"b"})
-    repo = hub.add("org/z", {"imgs.zip": z, "images_0.zip": flat}, lfs={"imgs.zip", "images_0.zip"})
+    flat2 = zip_bytes({"deep/c.jpg": b"c"})  # a second archive into the same folder adds, never replaces
+    repo = hub.add("org/z", {"imgs.zip": z, "images_0.zip": flat, "images_1.zip": flat2},
+                   lfs={"imgs.zip", "images_0.zip", "images_1.zip"})
     e = entry("z", hub="org/z", revision=repo.commit, files=[
         {"path": "imgs.zip", "extract": True}, {"path": "images_*.zip", "extract": True, "into": "images", "flatten": True}])
     assert acquire_entry(e, tmp_path).status == "downloaded"
     assert (tmp_path / "z" / "imgs" / "xmlab2" / "source.jpg").read_bytes() == b"jpg2"
-    assert sorted(p.name for p in (tmp_path / "z" / "images").iterdir()) == ["a.jpg", "b.jpg"]
+    assert sorted(p.name for p in (tmp_path / "z" / "images").iterdir()) == ["a.jpg", "b.jpg", "c.jpg"]
     assert manifest(tmp_path, "z")["extracted"]["imgs.zip"]["members"] == 2
     (tmp_path / "z" / "imgs" / "xmlab1" / "source.jpg").unlink()  # the manifest, not a re-unzip, decides
     assert acquire_entry(e, tmp_path).status == "present"
