@@ -107,7 +107,8 @@ def hub_listing(entry: Entry, timeout: float) -> tuple[str, list[Remote], list[s
     except HfHubHTTPError as e:
         raise AcquireError(f"{entry.hub}: the hub answered {_status(e)}") from None
     except network_errors() as e:  # connection refused, DNS, timeout
-        raise AcquireError(f"cannot reach {endpoint()} ({type(e).__name__}); check the network or HF_ENDPOINT") from None
+        raise AcquireError(f"cannot reach {endpoint()} ({type(e).__name__}); check the network or "
+                           f"HF_ENDPOINT") from None
     siblings = {s.rfilename: s for s in info.siblings or []}
     out, missing = [], []
     for spec in entry.files:
@@ -126,7 +127,8 @@ def hub_listing(entry: Entry, timeout: float) -> tuple[str, list[Remote], list[s
 
 
 def url_listing(entry: Entry) -> list[Remote]:
-    return [Remote(f.save_as or f.path, f.url, f.size, f.sha256, f.md5, bool(f.sha256 or f.md5), f) for f in entry.files]
+    return [Remote(f.save_as or f.path, f.url, f.size, f.sha256, f.md5, bool(f.sha256 or f.md5), f)
+            for f in entry.files]
 
 
 # --- one file --------------------------------------------------------------------------------
@@ -318,7 +320,8 @@ def _fetch(entry: Entry, dest: Path, out_dir: Path, manifest: Manifest, spec: st
         fetched += 1
     for remote in remotes:
         rec = manifest.files.get(remote.path)
-        if not remote.spec.extract or rec is None or manifest.extracted.get(remote.path, {}).get("sha256") == rec["sha256"]:
+        done = manifest.extracted.get(remote.path, {}).get("sha256")
+        if not remote.spec.extract or rec is None or done == rec["sha256"]:
             continue
         try:
             count = extract(dest / remote.path, dest / remote.spec.into, partial / f"{remote.path}.extract",

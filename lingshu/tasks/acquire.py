@@ -4,7 +4,7 @@
 
     python launch.py task=acquire source=[vqa_rad,slake] benchmark=[medqa]
     python launch.py task=acquire benchmark=text          # a whole suite
-    HF_TOKEN=... python launch.py task=acquire benchmark=[medxpertqa_mm]   # gated sets read the token from the environment
+    HF_TOKEN=... python launch.py task=acquire benchmark=[mmmu_med]   # gated sets: the token from the environment
 
 Rerunning downloads nothing that is already there and verified; a killed run resumes its
 partial files. Ends with a table of what is there and what is missing and why (exit status 1
@@ -50,7 +50,11 @@ def run(cfg: Any) -> dict:
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per request would bury the table
     task = cfg.task
     out_dir = Path(str(task.out_dir))
-    catalogue = load_catalogue(OmegaConf.to_container(task.catalogue, resolve=True))
+    try:
+        catalogue = load_catalogue(OmegaConf.to_container(task.catalogue, resolve=True))
+    except (ValueError, TypeError) as e:  # a malformed entry: one line naming the key, as for other config errors
+        print(f"lingshu: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     keys = selected_keys(cfg)
     entries, unserved = entries_for(catalogue, keys)
     rows = []

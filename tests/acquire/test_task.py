@@ -104,3 +104,15 @@ def test_missing_data_says_to_run_acquire(tmp_path):
         build_sources(cfg.source)
     with pytest.raises(Exception, match=r"fetch it with `python launch.py task=acquire benchmark=\[medqa\]`"):
         build_benchmarks(cfg.benchmark)
+
+
+def test_a_malformed_catalogue_entry_is_one_line(tmp_path, capsys):
+    from lingshu.tasks import acquire
+
+    cfg = compose(["task=acquire", "benchmark=[medqa]", "+task.catalogue.medqa.revison=x"], tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        acquire.run(cfg)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "lingshu: error: task.catalogue.medqa.revison: unknown key; an entry accepts access, confirmed, files, homepage, "
+        "how, hub, items, licence, note, revision, serves, size, title"]
