@@ -19,6 +19,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 # Which config groups each task builds (and so must be valid); stages are checked by `check_stages`.
 TASK_GROUPS = {
+    "acquire": (),  # reads only task.catalogue: the sources and benchmarks it fetches cannot be built before
     "curate": ("source", "synthesis", "model"),
     "train": ("model",),
     "rl": ("model", "reward"),

@@ -8,7 +8,7 @@ import sys
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue
 
-TASKS = ("curate", "train", "rl", "eval", "pipeline", "export")
+TASKS = ("acquire", "curate", "train", "rl", "eval", "pipeline", "export")
 MODULES = {"eval": "evaluate"}
 
 

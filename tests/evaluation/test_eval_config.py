@@ -21,7 +21,7 @@ def composer(tmp_path):
     # A minimal primary config beside the real groups (the root config belongs to the whole project).
     (tmp_path / "primary.yaml").write_text(
         "defaults:\n  - _self_\n  - benchmark: demo\n  - eval: default\n  - engine: replay\n  - judge: null\n"
-        f"seed: 7\npaths:\n  run_dir: {tmp_path / 'run'}\nmodel:\n  name: tiny\n")
+        f"seed: 7\npaths:\n  run_dir: {tmp_path / 'run'}\n  raw_dir: {tmp_path / 'raw'}\nmodel:\n  name: tiny\n")
 
     def make(*overrides):
         with initialize_config_dir(str(tmp_path), version_base="1.3"):

@@ -60,7 +60,8 @@ def check_path(name: str, path: Any, what: str = "path") -> Path:
         raise ValueError(f"source {name}: `{what}` is not set; point it at your local copy, e.g. {hint}")
     p = Path(str(path)).expanduser()
     if not p.exists():
-        raise FileNotFoundError(f"source {name}: {what} {p} does not exist; fix it with {hint}")
+        raise FileNotFoundError(f"source {name}: {what} {p} does not exist; fetch it with `python launch.py "
+                                f"task=acquire source=[{name}]` or point at your copy with {hint}")
     return p
 
 

@@ -31,8 +31,9 @@ class Benchmark:
             raise BenchmarkPathError(f"benchmark {self.name}: no path set; add benchmark.{self.name}.path={self.example_path}")
         self.path = Path(path).expanduser()
         if not self.path.exists():
-            raise BenchmarkPathError(f"benchmark {self.name}: path {self.path} does not exist; "
-                                     f"set benchmark.{self.name}.path={self.example_path}")
+            raise BenchmarkPathError(f"benchmark {self.name}: path {self.path} does not exist; fetch it with `python "
+                                     f"launch.py task=acquire benchmark=[{self.name}]` or set "
+                                     f"benchmark.{self.name}.path={self.example_path}")
         self.split = split or self.default_split
         if max_images is not None:
             self.max_images = max_images
