@@ -11,7 +11,8 @@ from tests.training.test_strategy import deepspeed_importable  # noqa: F401  (fi
 
 
 def test_deepspeed_zero3_config_for_grpo(tmp_path, deepspeed_importable):  # noqa: F811
-    cfg = compose(["task=rl", "stage=rl_grpo", "trainer=deepspeed_zero3", "trainer.devices=8"], tmp_path)
+    cfg = compose(["~experiment", "task=rl", "stage=rl_grpo", "trainer=deepspeed_zero3", "trainer.devices=8"],
+                  tmp_path)  # the paper's stage, not the demo's
     stage = instantiate(cfg.stages.rl_grpo, _convert_="all")
     strategy = instantiate(cfg.trainer.strategy)
     fit_strategy(strategy, stage)
