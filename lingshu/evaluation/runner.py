@@ -26,6 +26,7 @@ from lingshu.evaluation import medevalkit, prompts
 from lingshu.evaluation.extract import final_answer_span
 from lingshu.evaluation.report import JUDGE_PROMPT_DIFFERS
 from lingshu.evaluation.metrics import PROFILES, aggregate, bootstrap_ci, needs_judge, score_prediction
+from lingshu.prompts import prompt_kind
 from lingshu.schema import BenchmarkItem
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,7 @@ def _request_record(req: Any, engine: Any, item: BenchmarkItem, checkpoint: Any,
     finish reason where the engine reports them."""
     text = "".join(m["content"] for m in req.messages if isinstance(m.get("content"), str))
     info = (getattr(engine, "last_info", None) or {}).get(req.id, {})
-    template = f"medevalkit/{prompts.medevalkit_kind(item)}" if scoring == "medevalkit" else prompts.prompt_kind(item)
+    template = f"medevalkit/{prompts.medevalkit_kind(item)}" if scoring == "medevalkit" else prompt_kind(item.answer_type, item.answer)
     rec = {"prompt_sha256": hashlib.sha256(text.encode()).hexdigest()[:16], "template": template,
            "checkpoint": checkpoint}
     # only engines that report them (`last_info`, keyed by request id) fill these in
