@@ -21,10 +21,11 @@ class Benchmark:
     """Base loader. Subclasses set `name` (the config name) and implement `load()`."""
 
     name = "benchmark"
+    has_reports = False  # generates reports: the report-metric encoder plugins are loaded only then
     example_path = "/data/benchmark"
     max_images = 1
     default_split = "test"
-    expected: ClassVar[dict[str, int]] = {}  # the paper's item count per split (LINGSHU.md section 6)
+    expected: ClassVar[dict[str, int]] = {}  # the paper's item count per split (the Lingshu paper)
 
     def __init__(self, path: str | None = None, split: str | None = None, max_images: int | None = None):
         if not path:
