@@ -1,5 +1,5 @@
 """Golden tests for answer extraction: every form the issue lists, and the MedEvalKit defects of
-LINGSHU.md section 6 that concern extraction."""
+the Lingshu paper's protocol that concern extraction."""
 
 import pytest
 
