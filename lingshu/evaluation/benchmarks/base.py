@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from lingshu.evaluation.extract import normalize_answer
+from lingshu.io import read_jsonl
 from lingshu.schema import LETTERS, BenchmarkItem
 
 
@@ -76,13 +77,6 @@ class Benchmark:
 def read_json(path: Path) -> Any:
     with path.open(encoding="utf-8") as fh:
         return json.load(fh)
-
-
-def read_jsonl(path: Path) -> Iterator[dict]:
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
 
 
 def read_records(path: Path) -> Iterator[dict]:
