@@ -6,6 +6,8 @@ Called once by the entry point after Hydra has configured logging (console + <ru
 import logging
 import warnings
 
+# A progress bar appears only once work has run this long: sub-second steps print nothing.
+PROGRESS_DELAY_S = 2.0
 # Lightning advertises its cloud products on every fit; these lines say nothing about the run.
 ADVERTS = ("💡 Tip:",)
 

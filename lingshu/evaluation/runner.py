@@ -27,6 +27,7 @@ from lingshu.evaluation.extract import final_answer_span
 from lingshu.evaluation.report import JUDGE_PROMPT_DIFFERS
 from lingshu.evaluation.metrics import PROFILES, aggregate, bootstrap_ci, needs_judge, score_prediction
 from lingshu.io import atomic_open, read_jsonl, write_json
+from lingshu.logs import PROGRESS_DELAY_S
 from lingshu.prompts import prompt_kind
 from lingshu.schema import BenchmarkItem
 
@@ -90,7 +91,7 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
     expected = getattr(bench, "expected", {}).get(getattr(bench, "split", None))
     total = min(x for x in (limit, expected) if x) if (limit or expected) else None
     bar = tqdm(desc=f"eval {name}", unit="q", disable=not progress, initial=min(len(done), total or len(done)),
-               total=-(-total // num_chunks) if total else None)
+               total=-(-total // num_chunks) if total else None, delay=PROGRESS_DELAY_S)
     with pred_path.open("a", encoding="utf-8") as fh:
         if pred_path.stat().st_size and not _ends_with_newline(pred_path):
             fh.write("\n")  # a killed run left half a line: start the next record on its own line
