@@ -11,8 +11,10 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> dict:
+    from lingshu.logs import quiet
     from lingshu.tasks import dispatch
 
+    quiet()
     return dispatch(cfg)
 
 

@@ -19,10 +19,6 @@ THINK_ANSWER_INSTRUCTION = ("First think step by step inside <think> </think>, "
                             "then give the final answer inside <answer> </answer>.")
 
 
-def option_letter(index: int) -> str:
-    return LETTERS[index]
-
-
 def stable_id(*parts: Any) -> str:
     """A short id that depends only on its parts (so reruns name records identically)."""
     h = hashlib.sha1("\x1f".join(str(p) for p in parts).encode()).hexdigest()

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[dev,lora,medevalkit]"  # lora: peft (adds accelerate; keeps the installed torch)
-# benchmarks/peers.py only: `scripts/setup.sh --peers` adds TRL, datatrove, spaCy (keeps the installed torch).
+# perf/peers.py only: `scripts/setup.sh --peers` adds TRL, datatrove, spaCy (keeps the installed torch).
 if [[ "${1:-}" == "--peers" ]]; then
   python -m pip install -q -e ".[peers]"
   python -m pip install -q --no-deps "lmms-eval" || echo "optional lmms-eval not installed"

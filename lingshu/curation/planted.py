@@ -1,5 +1,5 @@
 """Planted near-duplicate text corpora: measure a near-dup dedup's recall and precision at known
-Jaccard values (the tests and benchmarks/ use it).
+Jaccard values (the tests and perf/ use it).
 
 Each original is a document of random words; its partner is the original after random word edits
 (substitute, insert, delete), and the pair's exact word-n-gram Jaccard is computed on the sets and

@@ -18,12 +18,13 @@ class RateColumn(ProgressColumn):
 
 @contextmanager
 def progress_bar(enabled: bool = True) -> Iterator:
-    """Yields `advance(n)` (a no-op when disabled)."""
+    """Yields `advance(n)` (a no-op when disabled). The bar clears itself when done: the summary
+    table that follows holds the counts."""
     if not enabled:
         yield None
         return
     with Progress(SpinnerColumn(), TextColumn("curating"), BarColumn(), TextColumn("{task.completed:,} samples"),
-                  RateColumn(), TimeElapsedColumn()) as bar:
+                  RateColumn(), TimeElapsedColumn(), transient=True) as bar:
         task = bar.add_task("curate", total=None)
         yield lambda n: bar.advance(task, n)
 

@@ -14,7 +14,6 @@ The order never depends on N or on worker timing, so the output is identical for
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import json
 import multiprocessing as mp
@@ -24,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from lingshu import io
 from lingshu.curation.ops import Op
+from lingshu.io import atomic_open, dumps, read_jsonl, write_atomic
 from lingshu.data.shards import ShardWriter, shard_key
 from lingshu.data.sources.base import Quarantine, Source
 
@@ -35,23 +36,6 @@ DUPLICATE_ID = "duplicate_id"
 # A file name that is not UTF-8 reaches provenance as surrogates; in a JSON string they are written
 # as `\udcXX` escapes, which read back as the same surrogates.
 JSON_SURROGATES = "backslashreplace"
-
-
-def _jsonable(o: Any) -> Any:
-    return o.item() if hasattr(o, "item") else str(o)
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, sort_keys=True, default=_jsonable)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -177,15 +161,9 @@ def run_map(cur: Curation, partitions: list[int]) -> int:
 
 
 # -- merge -----------------------------------------------------------------------------------------------
-def iter_jsonl(path: Path) -> Iterator[dict]:
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            yield json.loads(line)
-
-
 def records(cur: Curation, name: str) -> Iterator[dict]:
     """A source's work-file lines from every partition, in global (row, sub) order."""
-    streams = [iter_jsonl(cur.part_dir(p) / name / "records.jsonl") for p in range(cur.num_partitions)]
+    streams = [read_jsonl(cur.part_dir(p) / name / "records.jsonl") for p in range(cur.num_partitions)]
     return heapq.merge(*streams, key=lambda r: r["o"])
 
 
@@ -249,15 +227,14 @@ def manifest_done(cur: Curation, name: str) -> dict | None:
 def write_source(cur: Curation, name: str, removed: dict[tuple, list]) -> dict:
     out = cur.out_dir / name
     out.mkdir(parents=True, exist_ok=True)
-    for stale in [*out.glob("*.tar"), *out.glob("*.tmp"), out / "manifest.json", out / "rejects.jsonl"]:
+    for stale in [*out.glob("*.tar"), *out.glob("*.tmp*"), out / "manifest.json", out / "rejects.jsonl"]:
         stale.unlink(missing_ok=True)
     counts = {"read": 0, "kept": 0, "quarantined": 0,
               "dropped": {op.name: 0 for op in cur.ops}, "quarantined_by": {}}
     written: set[str] = set()  # shard keys of the samples kept so far
     stage = StagedReader(cur, name)
-    rejects_tmp = out / "rejects.jsonl.tmp"
     with ShardWriter(out, prefix="shard", max_count=cur.shard_max_count, max_bytes=cur.shard_max_bytes) as w, \
-            open(rejects_tmp, "w", encoding="utf-8", errors=JSON_SURROGATES) as rj:
+            atomic_open(out / "rejects.jsonl", errors=JSON_SURROGATES) as rj:
         for r in records(cur, name):
             counts["read"] += 1
             final = r["v"]
@@ -285,7 +262,6 @@ def write_source(cur: Curation, name: str, removed: dict[tuple, list]) -> dict:
                             **({"field": r["field"]} if r.get("field") else {})}) + "\n")
         shards = w.close()
     stage.close()
-    os.replace(rejects_tmp, out / "rejects.jsonl")
     total = counts["kept"] + counts["quarantined"] + sum(counts["dropped"].values())
     if total != counts["read"]:
         raise RuntimeError(f"curation of {name} does not balance: read {counts['read']}, accounted {total}")
@@ -333,4 +309,4 @@ def curate(cur: Curation, partition: int | None = None) -> dict[str, Any]:
 
 
 def config_hash(obj: Any) -> str:
-    return hashlib.sha256(dumps([FORMAT_VERSION, obj]).encode()).hexdigest()
+    return io.config_hash([FORMAT_VERSION, obj])

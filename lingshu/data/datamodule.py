@@ -25,11 +25,10 @@ from lingshu.training.stage import MixtureEntry
 
 
 def resolve_shard_dir(curated_dir: str | Path, source: str) -> Path:
-    """`<curated>/<source>/shards` (the curate task's layout) or `<curated>/<source>` itself."""
+    """`<curated>/<source>`: the curate task's shards and manifest for one source."""
     base = Path(curated_dir) / source
-    for d in (base / "shards", base):
-        if d.is_dir() and (any(d.glob("*.tar")) or (d / "manifest.json").exists()):
-            return d
+    if base.is_dir() and (any(base.glob("*.tar")) or (base / "manifest.json").exists()):
+        return base
     raise FileNotFoundError(f"no curated shards for source {source!r} under {base}: run task=curate with "
                             f"source={source} first, or set paths.curated_dir to where its shards are")
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from lingshu.evaluation.prompts import MCQ_INSTRUCTION, build_prompt, mcq_prompt
+from lingshu.prompts import MCQ_INSTRUCTION, mcq_prompt, question_prompt
 from lingshu.schema import LETTERS, THINK_ANSWER_INSTRUCTION, BenchmarkItem, Sample
 
 MODALITIES = ("chest radiograph", "CT slice", "MRI slice", "histology patch")
@@ -114,8 +114,7 @@ def _vqa(sid: str, img: bytes, lab: Labels, q: str, a: str, answer_type: str, ki
          options: list[str] | None = None, meta: dict | None = None, prompt: str | None = None) -> Sample:
     """A one-image question whose user turn is exactly what the evaluation will ask (MedEvalKit prompts)."""
     if prompt is None:
-        item = BenchmarkItem(id=sid, benchmark="demo", question=q, answer=a, answer_type=answer_type, options=options)
-        prompt = build_prompt(item)
+        prompt = question_prompt(q, answer_type, a, options)
     sep = "" if prompt.startswith("\n") else "\n"
     return Sample(id=sid, source="demo", kind=kind, images=[img],
                   messages=[{"role": "user", "content": f"<image>{sep}{prompt}"}, {"role": "assistant", "content": a}],

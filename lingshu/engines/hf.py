@@ -43,6 +43,15 @@ class HFEngine:
         self.end_ids = [self.tokenizer.convert_tokens_to_ids(t) for t in END_TOKENS]
         self.suppress = [self.tokenizer.convert_tokens_to_ids(t) for t in VISION_TOKENS]
 
+    @classmethod
+    def from_config(cls, kwargs: dict, model_cfg, checkpoint=None) -> HFEngine:
+        """Load the backbone (from `checkpoint` if given) in this process, on CUDA when there is one."""
+        from hydra.utils import instantiate
+
+        model, processor = instantiate(model_cfg, _convert_="all").build(checkpoint)
+        device = kwargs.pop("device", None) or ("cuda" if torch.cuda.is_available() else "cpu")
+        return cls(model.to(device), processor, device=device, **kwargs)
+
     @property
     def device(self):
         """The given device, else wherever the model is now (a trainer may move it after construction)."""

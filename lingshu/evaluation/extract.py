@@ -9,13 +9,12 @@ functions are shared by evaluation scoring and the RL accuracy reward, so they m
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from functools import lru_cache
 
 from lingshu.schema import LETTERS
+from lingshu.text import normalize_answer
 
-_ARTICLES = {"a", "an", "the"}
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RE = re.compile(f"([{_CJK}])")
 _WORD_RE = re.compile(r"[a-z]+")
@@ -37,27 +36,6 @@ _LEADING_RE = re.compile(r"^\s*[\(\[]?([A-J])(?:[\)\]][.:]?|[.:,]|$)(?:\s*(.*))?
 _LEADING_SPACE_RE = re.compile(r"^\s*([A-J])\s+(.+)$", re.DOTALL)  # "B MRI": letter + its option text
 _PAREN_LETTER_RE = re.compile(r"\(([A-J])\)")
 _SECOND_LETTER_RE = re.compile(r"^(?:(?:and|or)\s+)?[\(\[]?([A-J])(?![A-Za-z])")  # "A, C" / "A and C"
-
-
-def _is_punct(c: str) -> bool:
-    return unicodedata.category(c).startswith("P") or c in "$+<=>^`|~"
-
-
-_ASCII_PUNCT_TO_SPACE = {i: " " for i in range(128) if _is_punct(chr(i))}
-
-
-def normalize_answer(text: str) -> str:
-    """Lower case, NFKC, punctuation to spaces (decimal points kept), articles dropped, spaces collapsed."""
-    if not text:
-        return ""
-    t = unicodedata.normalize("NFKC", str(text)).lower()
-    t = re.sub(r"(?<=\d)\.(?=\d)", "\x00", t)  # keep "3.5"
-    if t.isascii():  # the common case: one table lookup instead of a Unicode category per character
-        t = t.translate(_ASCII_PUNCT_TO_SPACE)
-    else:
-        t = "".join(" " if _is_punct(c) else c for c in t)
-    t = t.replace("\x00", ".")
-    return " ".join(w for w in t.split() if w not in _ARTICLES)
 
 
 def _tokens(text: str) -> list[str]:

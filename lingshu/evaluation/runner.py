@@ -26,31 +26,12 @@ from lingshu.evaluation import medevalkit, prompts
 from lingshu.evaluation.extract import final_answer_span
 from lingshu.evaluation.report import JUDGE_PROMPT_DIFFERS
 from lingshu.evaluation.metrics import PROFILES, aggregate, bootstrap_ci, needs_judge, score_prediction
+from lingshu.io import atomic_open, read_jsonl, write_json
+from lingshu.logs import PROGRESS_DELAY_S
+from lingshu.prompts import prompt_kind
 from lingshu.schema import BenchmarkItem
 
 log = logging.getLogger(__name__)
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    out = []
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                out.append(json.loads(line))
-            except ValueError:  # a line cut short by a killed run: that item is simply redone
-                continue
-    return out
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    tmp.replace(path)
 
 
 def _ends_with_newline(path: Path) -> bool:
@@ -91,7 +72,7 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
     bdir = Path(out_dir) / name
     bdir.mkdir(parents=True, exist_ok=True)
     pred_path = bdir / _chunk_name(num_chunks, chunk_idx)
-    done = {r["id"] for r in _read_jsonl(pred_path)}
+    done = {r["id"] for r in read_jsonl(pred_path, skip_torn=True)} if pred_path.exists() else set()
     n_images = max_images if max_images is not None else getattr(bench, "max_images", 1)
     ids: list[str] = []
     seen: set[str] = set()
@@ -110,7 +91,7 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
     expected = getattr(bench, "expected", {}).get(getattr(bench, "split", None))
     total = min(x for x in (limit, expected) if x) if (limit or expected) else None
     bar = tqdm(desc=f"eval {name}", unit="q", disable=not progress, initial=min(len(done), total or len(done)),
-               total=-(-total // num_chunks) if total else None)
+               total=-(-total // num_chunks) if total else None, delay=PROGRESS_DELAY_S)
     with pred_path.open("a", encoding="utf-8") as fh:
         if pred_path.stat().st_size and not _ends_with_newline(pred_path):
             fh.write("\n")  # a killed run left half a line: start the next record on its own line
@@ -146,7 +127,7 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
                 "judge": _describe(judge) if judge is not None else None, "limit": limit, **dict(run_info or {})}
     if num_chunks == 1:
         return _finish(bdir, _records_for(pred_path, ids), settings, with_meteor, report_metrics)
-    _write_json(bdir / f"chunk.{chunk_idx}-of-{num_chunks}.json", {"ids": ids, "settings": settings})
+    write_json(bdir / f"chunk.{chunk_idx}-of-{num_chunks}.json", {"ids": ids, "settings": settings})
     return merge_chunks(bdir, num_chunks, with_meteor=with_meteor, report_metrics=report_metrics)
 
 
@@ -163,7 +144,7 @@ def _judge_batch(judge: Any, batch: list[BenchmarkItem], responses: list, scorin
 
 def _records_for(path: Path, ids: list[str]) -> list[dict]:
     """This run's records in item order (a file may hold extra ids from an earlier, larger run)."""
-    by_id = {r["id"]: r for r in _read_jsonl(path)}
+    by_id = {r["id"]: r for r in read_jsonl(path, skip_torn=True)}
     return [by_id[i] for i in ids if i in by_id]
 
 
@@ -188,7 +169,7 @@ def _request_record(req: Any, engine: Any, item: BenchmarkItem, checkpoint: Any,
     finish reason where the engine reports them."""
     text = "".join(m["content"] for m in req.messages if isinstance(m.get("content"), str))
     info = (getattr(engine, "last_info", None) or {}).get(req.id, {})
-    template = f"medevalkit/{prompts.medevalkit_kind(item)}" if scoring == "medevalkit" else prompts.prompt_kind(item)
+    template = f"medevalkit/{prompts.medevalkit_kind(item)}" if scoring == "medevalkit" else prompt_kind(item.answer_type, item.answer)
     rec = {"prompt_sha256": hashlib.sha256(text.encode()).hexdigest()[:16], "template": template,
            "checkpoint": checkpoint}
     # only engines that report them (`last_info`, keyed by request id) fill these in
@@ -225,7 +206,7 @@ def _finish(bdir: Path, records: list[dict], settings: dict, with_meteor: bool,
                                     **{k: alt[k] for k in keep if alt.get(k) is not None},
                                     "disagreements": _disagreements(bdir, records)}
     metrics["settings"] = settings
-    _write_json(bdir / "metrics.json", metrics)
+    write_json(bdir / "metrics.json", metrics)
     return metrics
 
 
@@ -239,15 +220,13 @@ def merge_chunks(bdir: Path, num_chunks: int, *, with_meteor: bool = True,
     for i, marker in enumerate(markers):
         info = json.loads(marker.read_text(encoding="utf-8"))
         settings = info["settings"]
-        by_id = {r["id"]: r for r in _read_jsonl(bdir / _chunk_name(num_chunks, i))}
+        by_id = {r["id"]: r for r in read_jsonl(bdir / _chunk_name(num_chunks, i), skip_torn=True)}
         # chunk i holds rows i, i + n, i + 2n, ...: interleave back into benchmark order
         rows += [(i + k * num_chunks, by_id[rid]) for k, rid in enumerate(info["ids"]) if rid in by_id]
     records = [r for _, r in sorted(rows, key=lambda x: x[0])]
-    tmp = bdir / f"predictions.jsonl.tmp{os.getpid()}"
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_open(bdir / "predictions.jsonl") as fh:
         for r in records:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    tmp.replace(bdir / "predictions.jsonl")
     return _finish(bdir, records, dict(settings or {}, num_chunks=num_chunks), with_meteor, report_metrics)
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from lingshu.data.shards import ShardWriter, iter_tar, list_shards
+from lingshu.io import atomic_open, write_atomic
 from lingshu.schema import Sample
 from lingshu.synthesis.base import Synthesizer, apply
 from lingshu.synthesis.records import Reject
@@ -28,8 +28,7 @@ def write_synthesized(synthesizers: Mapping[str, Synthesizer], samples: Iterable
         stale.unlink()
     made: Counter = Counter()
     rejected: dict[str, Counter] = {name: Counter() for name in synthesizers}
-    rejects_tmp = out / f"{prefix}_rejects.jsonl.tmp"
-    with ShardWriter(out, prefix=prefix, max_count=max_count) as writer, open(rejects_tmp, "w", encoding="utf-8") as rj:
+    with ShardWriter(out, prefix=prefix, max_count=max_count) as writer, atomic_open(out / f"{prefix}_rejects.jsonl") as rj:
         for item in apply(synthesizers, samples, keep_inputs=False, chunk_size=chunk_size):
             if isinstance(item, Reject):
                 rejected[item.op][item.reason.split(":")[0]] += 1
@@ -38,7 +37,6 @@ def write_synthesized(synthesizers: Mapping[str, Synthesizer], samples: Iterable
                 made[item.meta["synthesis"]] += 1
                 writer.write(item)
         shards = writer.close()
-    os.replace(rejects_tmp, out / f"{prefix}_rejects.jsonl")
     counts = {name: {"synthesized": made[name], "rejected": dict(rejected[name]),
                      "stats": dict(syn.stats)} for name, syn in synthesizers.items()}
     return {"shards": shards, "counts": counts}
@@ -57,7 +55,5 @@ def synthesize_shard_dir(synthesizers: Mapping[str, Synthesizer], shard_dir: str
     result = write_synthesized(synthesizers, (s for p in inputs for s in iter_tar(p)), shard_dir, prefix, max_count)
     manifest["shards"] = [s for s in manifest["shards"] if not s["name"].startswith(f"{prefix}-")] + result["shards"]
     manifest["counts"]["synthesis"] = result["counts"]
-    tmp = manifest_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    os.replace(tmp, manifest_path)
+    write_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True))
     return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Iterator
 
-from lingshu.evaluation.prompts import mcq_prompt
+from lingshu.prompts import mcq_prompt
 from lingshu.schema import LETTERS, Sample, stable_id
 from lingshu.synthesis.base import Output
 from lingshu.synthesis.generation import Drop, Job, Retry, parse_json_object

@@ -11,7 +11,7 @@ import random
 from collections import defaultdict
 from typing import Iterator, Mapping, Sequence
 
-from lingshu.evaluation.prompts import mcq_prompt
+from lingshu.prompts import mcq_prompt
 from lingshu.schema import LETTERS, Sample, stable_id
 from lingshu.synthesis.base import Output, Synthesizer
 from lingshu.synthesis.generation import fill

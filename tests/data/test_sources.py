@@ -18,7 +18,7 @@ from lingshu.data.sources.labelled import LabelledImagesSource
 from lingshu.data.sources.parquet import ParquetSource
 from lingshu.data.sources.reports import R2GenSource, ReportJsonSource
 from lingshu.data.sources.text import InstructionJsonlSource, MedMCQASource, MedQASource, PubMedQASource
-from lingshu.data.sources.vqa import PmcVqaSource, SlakeSource, VqaRadSource
+from lingshu.data.sources.vqa import PMCVQASource, SLAKESource, VQARADSource
 from lingshu.data import demo
 from lingshu.evaluation.prompts import REPORT_PROMPT, build_request
 from lingshu.schema import BenchmarkItem
@@ -181,14 +181,14 @@ def vqa_rad_files(root: Path, write_image) -> None:
 
 def test_vqa_rad_release(tmp_path, write_image):
     vqa_rad_files(tmp_path, write_image)
-    samples, bad = split(list(VqaRadSource(path=tmp_path, split="train")))
+    samples, bad = split(list(VQARADSource(path=tmp_path, split="train")))
     assert sorted(samples) == ["vqa_rad-1", "vqa_rad-2"] and list(bad) == ["vqa_rad-4"]
     s1, s2 = samples["vqa_rad-1"], samples["vqa_rad-2"]
     assert s1.answer_type == "closed" and s1.answer == "Yes" and s1.meta["image_organ"] == "HEAD"
     assert s2.answer == "3" and s2.answer_type == "open" and s2.meta["question"] == "How many lesions?"
     assert s2.messages[0]["content"] == "<image>\nHow many lesions?\nPlease answer the question concisely."
     assert bad["vqa_rad-4"].field == "answer_type"
-    (t,) = list(VqaRadSource(path=tmp_path, split="test"))
+    (t,) = list(VQARADSource(path=tmp_path, split="test"))
     assert t.id == "vqa_rad-3" and t.meta["phrase_type"] == "test_freeform"
 
 
@@ -203,14 +203,14 @@ def test_slake_english_and_chinese(tmp_path, write_image):
     (tmp_path / "train.json").write_text(json.dumps(train, ensure_ascii=False), encoding="utf-8")
     (tmp_path / "validate.json").write_text("[]")
     (tmp_path / "test.json").write_text("[]")
-    samples, bad = split(list(SlakeSource(path=tmp_path)))
+    samples, bad = split(list(SLAKESource(path=tmp_path)))
     zh = samples["slake-train-2"]
     assert zh.meta["question"] == "这张图片包含肺吗?" and zh.answer == "是" and zh.meta["q_lang"] == "zh" and zh.images == [img]
     assert samples["slake-train-1"].modality == "CT" and samples["slake-train-1"].answer_type == "closed"
     assert bad["slake-train-3"].field == "img_name"
-    only_en, _ = split(list(SlakeSource(path=tmp_path, languages=["en"])))
+    only_en, _ = split(list(SLAKESource(path=tmp_path, languages=["en"])))
     assert sorted(only_en) == ["slake-train-1"]
-    assert list(SlakeSource(path=tmp_path, split="validation")) == []
+    assert list(SLAKESource(path=tmp_path, split="validation")) == []
 
 
 def test_pmc_vqa_train_and_test_csv(tmp_path, write_image):
@@ -225,7 +225,7 @@ def test_pmc_vqa_train_and_test_csv(tmp_path, write_image):
         {"index": "17", "Figure_path": "PMC1_F2.jpg", "Caption": "Fig 2.", "Question": "Which?",
          "Choice A": "A: X-ray", "Choice B": "B: CT", "Choice C": "C: MRI", "Choice D": "D: US", "Answer": "C",
          "split": "test"}])
-    samples, bad = split(list(PmcVqaSource(path=tmp_path)))
+    samples, bad = split(list(PMCVQASource(path=tmp_path)))
     (s,) = samples.values()
     assert s.options == ["CT", "MRI", "PET", "US"] and s.answer == "B" and s.images == [img] and s.kind == "mcq"
     assert s.messages[1]["content"] == "B" and s.meta["question"] == "What modality is used?"
@@ -233,7 +233,7 @@ def test_pmc_vqa_train_and_test_csv(tmp_path, write_image):
                          options=s.options, images=s.images)
     assert s.messages[0]["content"] == build_request(item).messages[0]["content"]  # trained as evaluated
     assert list(bad.values())[0].field == "Answer_label"
-    (t,) = list(PmcVqaSource(path=tmp_path, split="test"))
+    (t,) = list(PMCVQASource(path=tmp_path, split="test"))
     assert t.id == "pmc_vqa-17" and t.answer == "C" and t.options[0] == "X-ray" and t.meta["caption"] == "Fig 2."
 
 
@@ -340,7 +340,7 @@ def test_demo_source_wraps_demo_samples_and_partitions_cover_it():
     assert all(s.meta["file"] == "demo" for s in src)
 
 
-@pytest.mark.parametrize("cls", [LlavaSource, VqaRadSource, SlakeSource, PmcVqaSource, R2GenSource, MedQASource])
+@pytest.mark.parametrize("cls", [LlavaSource, VQARADSource, SLAKESource, PMCVQASource, R2GenSource, MedQASource])
 def test_missing_path_names_the_source_and_the_fix(cls, tmp_path):
     with pytest.raises(ValueError, match=rf"source {cls.default_name}: `path` is not set.*source\.{cls.default_name}\.path="):
         cls(path=None)

@@ -1,4 +1,4 @@
-"""The whole demo pipeline at toy size: every step runs, the run directory is laid out as DESIGN.md
+"""The whole demo pipeline at toy size: every step runs, the run directory is laid out as docs/ARCHITECTURE.md
 says, every hf/ folder loads in plain transformers, and a rerun skips what finished."""
 
 import json

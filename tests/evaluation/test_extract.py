@@ -1,5 +1,5 @@
 """Golden tests for answer extraction: every form the issue lists, and the MedEvalKit defects of
-LINGSHU.md section 6 that concern extraction."""
+the Lingshu paper's protocol that concern extraction."""
 
 import pytest
 
@@ -118,7 +118,7 @@ def test_extract_boxed(text, expected):
 
 
 def test_normalize_ascii_fast_path_matches_unicode_rule():
-    from lingshu.evaluation.extract import _is_punct
+    from lingshu.text import _is_punct
 
     ascii_text = "".join(chr(i) for i in range(32, 127)) + " The 3 mm (A) lesion, left-sided!"
     slow = "".join(" " if _is_punct(c) else c for c in ascii_text.lower())

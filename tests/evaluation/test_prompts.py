@@ -1,4 +1,4 @@
-"""The MedEvalKit prompt texts (LINGSHU.md section 6), word for word."""
+"""The MedEvalKit prompt texts (the Lingshu paper), word for word."""
 
 from lingshu.evaluation.prompts import build_prompt, build_request
 from lingshu.schema import BenchmarkItem

@@ -1,5 +1,5 @@
 """Scoring and aggregation, checked against hand-computed numbers, including the MedEvalKit
-counting defects of LINGSHU.md section 6."""
+counting defects of the Lingshu paper's protocol."""
 
 import pytest
 

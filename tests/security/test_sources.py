@@ -19,7 +19,7 @@ from lingshu.data.sources.captions import CaptionPairsSource, ImageFolderSource
 from lingshu.data.sources.conversation import LlavaSource
 from lingshu.data.sources.parquet import ParquetSource
 from lingshu.data.sources.reports import ReportJsonSource
-from lingshu.data.sources.vqa import VqaRadSource
+from lingshu.data.sources.vqa import VQARADSource
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -68,7 +68,7 @@ def test_vqa_rad_list_item_is_one_quarantined_row(tmp_path):
     rec = {"qid": 1, "image_name": "i.png", "question": "Is it?", "answer": "yes", "answer_type": "CLOSED",
            "phrase_type": "freeform"}
     (tmp_path / "VQA_RAD Dataset Public.json").write_text(json.dumps([rec, [1, 2], dict(rec, qid=2)]))
-    out = rows(VqaRadSource(path=tmp_path))
+    out = rows(VQARADSource(path=tmp_path))
     assert len(out) == 3 and [q.row for q in quarantined(out)] == [1]
     assert {s.id for s in out if not isinstance(s, Quarantine)} == {"vqa_rad-1", "vqa_rad-2"}
 

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from lingshu.evaluation.prompts import build_prompt
-from lingshu.schema import IMAGE_TOKEN, BenchmarkItem, Sample
+from lingshu.prompts import question_prompt
+from lingshu.schema import IMAGE_TOKEN, Sample
 
 SOURCE_KINDS = ("caption", "instruction")
 # Size limits, each checked before the bytes are read (all overridable per source):
@@ -120,9 +120,7 @@ def qa_turns(question: str, answer: str, answer_type: str, n_images: int = 0, op
     """A QA record's turns with the user turn exactly as evaluation asks it (the MedEvalKit prompt
     for its answer type), so training and evaluation see one format. The raw question goes to
     `meta["question"]` (decontamination compares that)."""
-    item = BenchmarkItem(id="", benchmark="", question=question, answer=answer, answer_type=answer_type,
-                         options=options, context=context)
-    prompt = build_prompt(item)
+    prompt = question_prompt(question, answer_type, answer, options, context)
     if prompt.startswith("\n"):  # MCQ prompts open with a newline of their own
         prompt = prompt[1:]
     return chat(prompt, answer, n_images)

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 from lingshu.data.sources.base import Row, Source, SourceError, chat, check_path, data_files, get, get_text
 from lingshu.data.sources.records import read_records
 from lingshu.data.sources.conversation import image_list
-from lingshu.evaluation.prompts import REPORT_PROMPT  # train on the request evaluation makes
+from lingshu.prompts import REPORT_PROMPT  # train on the request evaluation makes
 from lingshu.schema import Sample
 
 _INVALID_UTF8 = re.compile("[\udc80-\udcff]")

@@ -38,7 +38,7 @@ def first_existing(name: str, base: Path, candidates: list[str], what: str) -> P
                             f"fix it with source.{name}.path=<the {what} folder>")
 
 
-class VqaRadSource(Source):
+class VQARADSource(Source):
     default_name = "vqa_rad"
     ANNOTATION = "VQA_RAD Dataset Public.json"
     IMAGES = "VQA_RAD Image Folder"
@@ -71,7 +71,7 @@ class VqaRadSource(Source):
                        modality="radiology", meta=meta)]
 
 
-class SlakeSource(Source):
+class SLAKESource(Source):
     default_name = "slake"
     FILES = {"train": "train.json", "validation": "validate.json", "validate": "validate.json",
              "val": "validate.json", "test": "test.json"}
@@ -114,7 +114,7 @@ def strip_letter(choice: str) -> str:
     return _LETTER_PREFIX.sub("", choice, count=1).strip()
 
 
-class PmcVqaSource(Source):
+class PMCVQASource(Source):
     default_name = "pmc_vqa"
     FILES = {"train": ["train_2.csv", "train.csv"], "test": ["test_2.csv", "test.csv"]}
 

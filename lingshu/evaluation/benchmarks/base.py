@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from lingshu.evaluation.extract import normalize_answer
+from lingshu.io import read_jsonl
 from lingshu.schema import LETTERS, BenchmarkItem
 
 
@@ -21,10 +22,11 @@ class Benchmark:
     """Base loader. Subclasses set `name` (the config name) and implement `load()`."""
 
     name = "benchmark"
+    has_reports = False  # generates reports: the report-metric encoder plugins are loaded only then
     example_path = "/data/benchmark"
     max_images = 1
     default_split = "test"
-    expected: ClassVar[dict[str, int]] = {}  # the paper's item count per split (LINGSHU.md section 6)
+    expected: ClassVar[dict[str, int]] = {}  # the paper's item count per split (the Lingshu paper)
 
     def __init__(self, path: str | None = None, split: str | None = None, max_images: int | None = None):
         if not path:
@@ -76,13 +78,6 @@ class Benchmark:
 def read_json(path: Path) -> Any:
     with path.open(encoding="utf-8") as fh:
         return json.load(fh)
-
-
-def read_jsonl(path: Path) -> Iterator[dict]:
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
 
 
 def read_records(path: Path) -> Iterator[dict]:

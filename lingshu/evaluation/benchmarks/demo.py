@@ -10,6 +10,7 @@ from lingshu.schema import BenchmarkItem
 
 class DemoBenchmark:
     name = "demo"
+    has_reports = True  # one report question per image
     max_images = 1
 
     def __init__(self, seed: int = 0, num_images: int = 60, kinds: list[str] | None = None):

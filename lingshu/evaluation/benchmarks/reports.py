@@ -14,6 +14,7 @@ from lingshu.schema import BenchmarkItem
 
 
 class ReportBenchmark(Benchmark):
+    has_reports = True
     max_images = 6  # every view of a study, in order
 
     def load(self) -> Iterator[BenchmarkItem]:

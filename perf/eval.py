@@ -7,7 +7,7 @@
 2. Report metrics on 3,858 report pairs: lingshu (BLEU-1..4, ROUGE-L, CIDEr-D) against
    pycocoevalcap (Bleu, Cider, Rouge) on the same tokens. Goal: no slower.
 
-    python benchmarks/eval.py [--mcq 100000] [--reports 3858] [--out benchmarks/results/eval.json]
+    python perf/eval.py [--mcq 100000] [--reports 3858] [--out perf/results/eval.json]
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mcq", type=int, default=100_000)
     ap.add_argument("--reports", type=int, default=3858)
-    ap.add_argument("--out", default="benchmarks/results/eval.json")
+    ap.add_argument("--out", default="perf/results/eval.json")
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core

@@ -16,8 +16,8 @@ speed-up (goal >= 10x) and the push time. Checks (exit 1 if one fails):
   pushed misses by over 5x that; pushed, it matches again.
 Random weights rarely emit an end token, so most responses run to --max-new-tokens.
 
-    python benchmarks/rl_gpu.py [--prompts 32] [--generations 8] [--max-new-tokens 128] [--out ...]
-    python benchmarks/rl_gpu.py --dry-run   # CPU, tiny model: everything but vLLM (the tests run this)
+    python perf/rl_gpu.py [--prompts 32] [--generations 8] [--max-new-tokens 128] [--out ...]
+    python perf/rl_gpu.py --dry-run   # CPU, tiny model: everything but vLLM (the tests run this)
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from gpu_inputs import resized  # benchmarks/ (this script's folder)
+from gpu_inputs import resized  # perf/ (this script's folder)
 from rich.console import Console
 from rich.table import Table
 from torch.utils.data import DataLoader
@@ -231,7 +231,7 @@ def main() -> None:
     ap.add_argument("--grpo-generations", type=int, default=4)
     ap.add_argument("--grpo-max-new-tokens", type=int, default=32)
     ap.add_argument("--logprob-tol", type=float, default=0.1, help="mean |log-prob gap| allowed after a push")
-    ap.add_argument("--out", default="benchmarks/results/rl_gpu.json")
+    ap.add_argument("--out", default="perf/results/rl_gpu.json")
     ap.add_argument("--skip-vllm", action="store_true", help="GPU without vLLM: HF rollouts and GRPO steps only")
     ap.add_argument("--dry-run", action="store_true", help="CPU, tiny model, small sizes, no vLLM")
     args = ap.parse_args()

@@ -9,7 +9,7 @@ peak across fork and exec), so the figures are of lingshu alone.
    127.0.0.1 whose reply is 200 MB (streamed by the server, never held by it).
 Goal: each under 1 GB.
 
-    python benchmarks/hostile_memory.py [--caption-mb 50] [--reply-mb 200] [--out benchmarks/results/hostile_memory.json]
+    python perf/hostile_memory.py [--caption-mb 50] [--reply-mb 200] [--out perf/results/hostile_memory.json]
 (PYTHONPATH=. from the repository root; point PYTHONPATH at another checkout to measure it instead)
 """
 
@@ -124,7 +124,7 @@ def peak_rss_mb() -> float:
 
 
 def in_subprocess(fn: str, *args: str) -> dict:
-    code = (f"import json, sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import hostile_memory as h; "
+    code = (f"import json, sys; sys.path.insert(0, {str(ROOT / 'perf')!r}); import hostile_memory as h; "
             f"r = h.{fn}(*sys.argv[1:]); r['peak_rss_mb'] = h.peak_rss_mb(); "
             "print('RESULT ' + json.dumps(r))")
     proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=os.environ)

@@ -1,7 +1,7 @@
 """SFT throughput and MFU on one GPU: a randomly initialised Qwen2.5-VL-3B-shaped model.
 
-    python benchmarks/sft_gpu.py [--steps 20] [--max-seq-len 8192] [--checkpointing both] [--out benchmarks/results/sft_gpu.json]
-    python benchmarks/sft_gpu.py --tiny        # the same code path on CPU: tiny dimensions, 2 steps
+    python perf/sft_gpu.py [--steps 20] [--max-seq-len 8192] [--checkpointing both] [--out perf/results/sft_gpu.json]
+    python perf/sft_gpu.py --tiny        # the same code path on CPU: tiny dimensions, 2 steps
 
 The model has Qwen2.5-VL-3B-Instruct's published shape (vocabulary 151,936, window attention in
 the vision tower but for blocks 7/15/23/31) in bf16, flash_attention_2 when flash-attn imports,
@@ -172,16 +172,16 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--tolerance", type=float, default=None, help="packed vs padded loss, relative (bf16: 2e-2)")
     ap.add_argument("--peak-tflops", type=float, default=None, help="bf16 dense peak (default: by GPU name)")
-    ap.add_argument("--out", default=None, help="JSON results (default benchmarks/results/sft_gpu[_tiny].json)")
+    ap.add_argument("--out", default=None, help="JSON results (default perf/results/sft_gpu[_tiny].json)")
     args = ap.parse_args(argv)
     tiny = args.tiny
     defaults = dict(steps=(2, 20), warmup=(1, 3), max_seq_len=(1024, 8192), image_pixels=(224 * 224, 448 * 448),
-                    checkpointing=("off", "both"), out=("benchmarks/results/sft_gpu_tiny.json", "benchmarks/results/sft_gpu.json"))
+                    checkpointing=("off", "both"), out=("perf/results/sft_gpu_tiny.json", "perf/results/sft_gpu.json"))
     for k, (small, full) in defaults.items():
         if getattr(args, k) is None:
             setattr(args, k, small if tiny else full)
     if not torch.cuda.is_available() and not tiny:
-        raise SystemExit("benchmarks/sft_gpu.py needs a CUDA GPU (none visible); "
+        raise SystemExit("perf/sft_gpu.py needs a CUDA GPU (none visible); "
                          "`--tiny` runs the same code path on CPU with tiny dimensions")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if args.tolerance is None:

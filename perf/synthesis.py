@@ -5,7 +5,7 @@ concurrency levels. The server answers after `--latency-s` (a stand-in for model
 numbers show how well the client keeps requests in flight, not how fast a model is. Each level runs
 twice on one cache: cold (every request sent) and warm (a rerun, answered from the sqlite cache).
 
-    python benchmarks/synthesis.py --samples 512 --latency-s 0.05 --concurrency 1 8 32 64
+    python perf/synthesis.py --samples 512 --latency-s 0.05 --concurrency 1 8 32 64
 
 (after `pip install -e .`, or with PYTHONPATH=. from the repository root).
 """
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--latency-s", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--out", default="outputs/benchmarks/synthesis.json")
+    parser.add_argument("--out", default="outputs/perf/synthesis.json")
     args = parser.parse_args()
 
     server = serve(args.latency_s)

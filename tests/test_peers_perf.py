@@ -1,4 +1,4 @@
-"""benchmarks/peers.py: a missing peer costs one line and no run; installed ones are measured side by
+"""perf/peers.py: a missing peer costs one line and no run; installed ones are measured side by
 side with lingshu on the same inputs (tiny sizes here)."""
 
 import importlib.util
@@ -12,8 +12,8 @@ from tests.conftest import ROOT
 
 @pytest.fixture()
 def peers(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("peers_under_test", ROOT / "benchmarks" / "peers.py")
+    monkeypatch.syspath_prepend(str(ROOT / "perf"))
+    spec = importlib.util.spec_from_file_location("peers_under_test", ROOT / "perf" / "peers.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

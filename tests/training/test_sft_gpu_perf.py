@@ -1,4 +1,4 @@
-"""benchmarks/sft_gpu.py: its code path on CPU (--tiny), and a clear exit without a GPU."""
+"""perf/sft_gpu.py: its code path on CPU (--tiny), and a clear exit without a GPU."""
 
 import importlib.util
 import json
@@ -10,7 +10,7 @@ from tests.conftest import ROOT
 
 
 def bench():
-    spec = importlib.util.spec_from_file_location("sft_gpu", ROOT / "benchmarks" / "sft_gpu.py")
+    spec = importlib.util.spec_from_file_location("sft_gpu", ROOT / "perf" / "sft_gpu.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 
 def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, str(ROOT / "perf" / name), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300, check=False)
 
 
@@ -54,8 +54,8 @@ def test_rl_gpu_vllm_sections_run_against_a_cpu_stand_in_for_vllm(tmp_path, monk
     from lingshu.models.shapes import shaped_model
     from tests import fake_vllm
 
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("rl_gpu", ROOT / "benchmarks" / "rl_gpu.py")
+    monkeypatch.syspath_prepend(str(ROOT / "perf"))
+    spec = importlib.util.spec_from_file_location("rl_gpu", ROOT / "perf" / "rl_gpu.py")
     rl_gpu = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(rl_gpu)
     fake_vllm.install(monkeypatch, hf_backed=True)

@@ -18,9 +18,9 @@ end to end; variants alternated, --repeats each, min/median docs/s/core, recall 
           Sample.to_json, 128 permutations in datasketch's 9 x 13 split) over today's LSH index;
   + shallow to_json; + CRC-32 n-gram hashing (= today's code, old config); today's default config.
 
-    python benchmarks/curation.py [--sections images text] [--sizes 10000 50000] [--rate-size 5000]
+    python perf/curation.py [--sections images text] [--sizes 10000 50000] [--rate-size 5000]
         [--workers 2] [--repeats 2] [--text-docs 20000] [--text-repeats 3] [--cache /tmp/lingshu-bench-curation]
-        [--out benchmarks/results/curation.json]
+        [--out perf/results/curation.json]
 (with the package importable: `pip install -e .`, or PYTHONPATH=. from the repository root)
 """
 
@@ -269,7 +269,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=2, help="bare/lingshu pairs at --rate-size (best of each)")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/lingshu-bench-curation"))
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/curation.json"))
+    ap.add_argument("--out", type=Path, default=Path("perf/results/curation.json"))
     args = ap.parse_args()
     work = args.cache / "runs"
     shutil.rmtree(work, ignore_errors=True)

@@ -2,7 +2,7 @@
 
     pip install -e ".[peers]"      # trl, datatrove (+ spaCy, datatrove's default English tokenizer)
     pip install --no-deps lmms-eval # optional: its MMMU answer parser, loaded from its file
-    python benchmarks/peers.py [--only sft grpo dedup mcq] [--repeats 3] [--threads 1] [--out benchmarks/results/peers.json]
+    python perf/peers.py [--only sft grpo dedup mcq] [--repeats 3] [--threads 1] [--out perf/results/peers.json]
 
 Each measure runs lingshu's public functions and the peer on the same weights (the tiny Qwen2.5-VL,
 one random init saved as an HF folder both load), the same data and shapes; the two systems
@@ -16,7 +16,7 @@ differently is printed under the table.
          vs TRL's SFTTrainer on prompt/completion rows (loss on the completion only, as lingshu).
   grpo   one GRPO step (rollout, reward, update): GRPOModule vs TRL's GRPOTrainer, same prompts,
          group size, response length, reward.
-  dedup  near-duplicate text dedup of a planted corpus (benchmarks/curation.py's): the paper's
+  dedup  near-duplicate text dedup of a planted corpus (perf/curation.py's): the paper's
          MinHash op through the curation runner vs datatrove's 4 MinHash stages, one core each;
          also recall (pairs at Jaccard >= 0.85 found) and precision.
   mcq    scoring MCQ predictions: lingshu's extraction + verdict vs lmms-eval's MMMU parser.
@@ -454,7 +454,7 @@ def main() -> None:
     ap.add_argument("--dedup-docs", type=int, default=10_000)
     ap.add_argument("--mcq", type=int, default=100_000)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/lingshu-bench-curation"))
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/peers.json"))
+    ap.add_argument("--out", type=Path, default=Path("perf/results/peers.json"))
     args = ap.parse_args()
     import torch
     from rich.console import Console

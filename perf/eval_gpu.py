@@ -11,8 +11,8 @@ parse. Goal: >= 10 requests/s for a 7B-shaped model on one H100.
 Checks (exit 1 if one fails): a scored record for every item; with --model, at least --min-parsed
 of the answers parse.
 
-    python benchmarks/eval_gpu.py [--model PATH] [--requests 1000] [--out benchmarks/results/eval_gpu.json]
-    python benchmarks/eval_gpu.py --dry-run   # CPU, tiny model, the HF engine instead of vLLM (the tests run this)
+    python perf/eval_gpu.py [--model PATH] [--requests 1000] [--out perf/results/eval_gpu.json]
+    python perf/eval_gpu.py --dry-run   # CPU, tiny model, the HF engine instead of vLLM (the tests run this)
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import torch
-from gpu_inputs import resized  # benchmarks/ (this script's folder)
+from gpu_inputs import resized  # perf/ (this script's folder)
 from rich.console import Console
 from rich.table import Table
 
@@ -102,7 +102,7 @@ def main() -> None:
     ap.add_argument("--gpu-memory-utilization", type=float, default=0.9)
     ap.add_argument("--enforce-eager", action="store_true", help="vLLM without CUDA graphs")
     ap.add_argument("--min-parsed", type=float, default=0.9, help="with --model: share of answers that must parse")
-    ap.add_argument("--out", default="benchmarks/results/eval_gpu.json")
+    ap.add_argument("--out", default="perf/results/eval_gpu.json")
     ap.add_argument("--dry-run", action="store_true", help="CPU, tiny model, HF engine, a few items")
     args = ap.parse_args()
     if args.dry_run:

@@ -1,7 +1,7 @@
 """SFT on CPU: the Lightning module's overhead against a bare PyTorch loop, and padding with and
 without packing on the demo's stage-3 mixture.
 
-    python benchmarks/sft.py [--steps 60] [--out benchmarks/results/sft.json]
+    python perf/sft.py [--steps 60] [--out perf/results/sft.json]
 
 Overhead: both loops run the same pre-collated batches (data loading excluded), the same AdamW
 param groups, loss and clipping; the ratio is Lightning's wall time per step over the bare loop's.
@@ -114,7 +114,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--padding-batches", type=int, default=100)
-    ap.add_argument("--out", default="benchmarks/results/sft.json")
+    ap.add_argument("--out", default="perf/results/sft.json")
     args = ap.parse_args()
     torch.set_num_threads(2)
     _, proc = Backbone(arch=TinyArch()).build(seed=0)

@@ -7,7 +7,7 @@
 3. a step under FSDP2 with 2 processes (`trainer=fsdp`) against the unsharded step on 1 process
    (same global rollout; one thread per process: on a shared CPU, multi-threaded kernels spin).
 
-    python benchmarks/rl.py [--checkpoint <hf folder>] [--steps 3] [--out benchmarks/results/rl.json]
+    python perf/rl.py [--checkpoint <hf folder>] [--steps 3] [--out perf/results/rl.json]
 
 A trained checkpoint (e.g. a demo run's train/instruction_tuning/hf) gives realistic response
 lengths; without one the random model generates to `max_new_tokens`.
@@ -128,7 +128,7 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=24)
     ap.add_argument("--micro-batch", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--out", default="benchmarks/results/rl.json")
+    ap.add_argument("--out", default="perf/results/rl.json")
     ap.add_argument("--worker", default=None)  # internal: run steps here, write the rows there
     ap.add_argument("--devices", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)

@@ -1,0 +1,35 @@
+"""lingshu.io: a failed write keeps the old file, torn JSON lines are skipped only when asked."""
+
+import json
+
+import numpy as np
+import pytest
+
+from lingshu import io
+
+
+def test_failed_atomic_write_keeps_previous_file_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "manifest.json"
+    io.write_json(path, {"shards": 1})
+    with pytest.raises(RuntimeError), io.atomic_open(path) as f:
+        f.write('{"shards": ')
+        raise RuntimeError("killed mid-write")
+    assert json.loads(path.read_text()) == {"shards": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
+
+
+def test_jsonl_round_trip_and_torn_last_line(tmp_path):
+    path = tmp_path / "predictions.jsonl"
+    io.append_jsonl(path, [{"id": "a"}, {"id": "é"}])
+    io.append_jsonl(path, [{"id": "c"}])
+    with path.open("a") as f:
+        f.write('\n{"id": "d", "resp')  # a run killed while writing
+    assert [r["id"] for r in io.read_jsonl(path, skip_torn=True)] == ["a", "é", "c"]
+    with pytest.raises(ValueError):
+        list(io.read_jsonl(path))
+
+
+def test_config_hash_ignores_key_order_and_reads_numpy_scalars():
+    assert io.config_hash({"a": 1, "b": [2, 3]}) == io.config_hash({"b": [2, 3], "a": 1})
+    assert io.config_hash({"t": np.float32(0.5)}) == io.config_hash({"t": 0.5})
+    assert io.config_hash({"a": 1}) != io.config_hash({"a": 2})
