@@ -17,6 +17,8 @@ from typing import Any
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from lingshu.errors import ConfigError
+
 # Which config groups each task builds (and so must be valid); stages are checked by `check_stages`.
 TASK_GROUPS = {
     "acquire": (),  # reads only task.catalogue: the sources and benchmarks it fetches cannot be built before
@@ -31,10 +33,6 @@ MULTI = ("source", "benchmark", "synthesis")  # groups selected several at once:
 BUILT = ("source", "synthesis", "benchmark", "model", "reward", "judge")  # cheap to build: no data read, no weights
 # Exceptions a constructor raises for a bad value; anything else is a bug and keeps its traceback.
 CONFIG_FAULTS = (ValueError, FileNotFoundError)
-
-
-class ConfigError(Exception):
-    pass
 
 
 def _hints(cls) -> dict[str, Any]:
@@ -122,14 +120,11 @@ def nodes_of(cfg: DictConfig, group: str) -> dict[str, DictConfig]:
 
 
 def stage_kind(node: DictConfig) -> str:
-    """`sft` or `rl`, from the stage node's class (lingshu.tasks.stages.KINDS), without building it."""
-    from lingshu.tasks.stages import KINDS
-
-    for cls in get_class(node._target_).__mro__:
-        path = KINDS.get(f"{cls.__module__}.{cls.__qualname__}")
-        if path:
-            return {"SFTKind": "sft", "GRPOKind": "rl"}[path.split(":")[1]]
-    raise ConfigError(f"{node._target_} is not a stage class ({', '.join(KINDS)})")
+    """`sft` or `rl`: the `kind` the stage node's class declares, without building it."""
+    kind = getattr(get_class(node._target_), "kind", None)
+    if not isinstance(kind, str):
+        raise ConfigError(f"{node._target_} is not a stage class (a stage class declares its `kind`)")
+    return kind
 
 
 def selected_stages(cfg: DictConfig) -> list[str]:

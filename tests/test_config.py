@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from lingshu.config import ConfigError, check_node, validate
+from lingshu.errors import ConfigError
+
+from lingshu.config import check_node, validate
 from tests.conftest import CONF, ROOT, compose
 
 MULTI = {"source", "benchmark", "synthesis"}

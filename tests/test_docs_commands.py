@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from omegaconf.errors import MissingMandatoryValue
 
-from lingshu.config import ConfigError, apply_scale, validate
+from lingshu.errors import ConfigError
+
+from lingshu.config import apply_scale, validate
 from tests.conftest import CONF, ROOT
 
 FILES = [ROOT / "README.md", ROOT / "launch.py", *sorted((ROOT / "docs").glob("*.md")),

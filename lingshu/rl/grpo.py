@@ -27,6 +27,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import lightning as L
 import torch
@@ -45,6 +46,7 @@ from lingshu.training.schedule import warmup_constant
 
 @dataclass
 class GRPOConfig:
+    kind: ClassVar[str] = "rl"  # what trains it (lingshu.tasks.stages.KINDS)
     name: str = "rl_grpo"
     lr: float = 1.0e-6
     prompts_per_step: int = 512  # rollout batch, in prompts (global, split over ranks)

@@ -23,7 +23,7 @@ from typing import Protocol
 
 import torch
 
-from lingshu.config import ConfigError
+from lingshu.errors import ConfigError
 from lingshu.engines.base import GenerationRequest
 from lingshu.engines.hf import HFEngine
 

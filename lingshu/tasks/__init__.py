@@ -13,7 +13,8 @@ MODULES = {"eval": "evaluate"}
 
 
 def dispatch(cfg: DictConfig) -> dict:
-    from lingshu.config import ConfigError, apply_scale, validate
+    from lingshu.errors import ConfigError
+    from lingshu.config import apply_scale, validate
 
     name = cfg.task.name
     try:  # only configuration problems become one line; errors in our own code keep their traceback

@@ -15,7 +15,7 @@ from fnmatch import fnmatch
 
 from hydra.utils import instantiate
 
-from lingshu.config import ConfigError
+from lingshu.errors import ConfigError
 from lingshu.data.datamodule import resolve_shard_dir
 from lingshu.data.shards import iter_tar, list_shards
 from lingshu.rl.data import build_prompts, heldout_from_benchmark

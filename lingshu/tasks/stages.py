@@ -17,16 +17,15 @@ from typing import Any, Callable
 
 from hydra.utils import instantiate
 
-from lingshu.config import ConfigError
+from lingshu.errors import ConfigError
 from lingshu.tasks.common import (checkpoint_dir, config_hash, data_identity, done, is_rank_zero, loggers,
                                   mark_done, weights_identity)
 from lingshu.training.schedule import Schedule, print_schedule
 
 log = logging.getLogger(__name__)
 
-# Stage config class -> its kind ("module:Class"); a subclass inherits its parent's kind.
-KINDS = {"lingshu.training.stage.Stage": "lingshu.tasks.train:SFTKind",
-         "lingshu.rl.grpo.GRPOConfig": "lingshu.tasks.rl:GRPOKind"}
+# A stage class's `kind` -> what trains it ("module:Class"); a subclass inherits its parent's kind.
+KINDS = {"sft": "lingshu.tasks.train:SFTKind", "rl": "lingshu.tasks.rl:GRPOKind"}
 
 
 @dataclass
@@ -44,11 +43,10 @@ class Job:
 
 
 def kind_of(stage) -> Any:
-    for cls in type(stage).__mro__:
-        path = KINDS.get(f"{cls.__module__}.{cls.__qualname__}")
-        if path:
-            module, name = path.split(":")
-            return getattr(importlib.import_module(module), name)()
+    path = KINDS.get(getattr(type(stage), "kind", None))
+    if path:
+        module, name = path.split(":")
+        return getattr(importlib.import_module(module), name)()
     raise ConfigError(f"stage {getattr(stage, 'name', stage)!r}: {type(stage).__name__} is not a stage kind "
                       f"({', '.join(KINDS)})")
 

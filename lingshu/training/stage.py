@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 from fnmatch import fnmatch
 
 from lingshu.data.shards import MAX_BAD_SAMPLES, MAX_MEMBER_BYTES
@@ -43,6 +44,7 @@ class StageData:
 
 @dataclass
 class Stage:
+    kind: ClassVar[str] = "sft"  # what trains it (lingshu.tasks.stages.KINDS)
     name: str
     # Per-module learning rate; null freezes the module (no gradient, no optimizer state).
     lr: dict[str, float | None] = field(default_factory=lambda: {"vision": 2e-6, "projector": 1e-5, "llm": 1e-5})

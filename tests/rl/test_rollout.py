@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from lingshu.config import ConfigError
+from lingshu.errors import ConfigError
 from lingshu.data.collate import render_chat
 from lingshu.data.demo import demo_samples
 from lingshu.engines.base import GenerationRequest
