@@ -23,13 +23,13 @@ from lingshu.errors import ConfigError
 TASK_GROUPS = {
     "acquire": (),  # reads only task.catalogue: the sources and benchmarks it fetches cannot be built before
     "curate": ("source", "synthesis", "model"),
-    "train": ("model",),
-    "rl": ("model", "reward"),
+    "train": ("model", "logger"),
+    "rl": ("model", "reward", "logger"),
     "eval": ("model", "benchmark", "engine", "judge"),
-    "pipeline": ("source", "synthesis", "model", "benchmark", "engine", "judge", "reward"),
+    "pipeline": ("source", "synthesis", "model", "benchmark", "engine", "judge", "reward", "logger"),
     "export": ("model",),
 }
-MULTI = ("source", "benchmark", "synthesis")  # groups selected several at once: <group>.<name>
+MULTI = ("source", "benchmark", "synthesis", "logger")  # groups selected several at once: <group>.<name>
 BUILT = ("source", "synthesis", "benchmark", "model", "reward", "judge")  # cheap to build: no data read, no weights
 # Exceptions a constructor raises for a bad value; anything else is a bug and keeps its traceback.
 CONFIG_FAULTS = (ValueError, FileNotFoundError)

@@ -98,16 +98,17 @@ def checkpoint_dir(out_dir: Path, key: str) -> Path:
 
 
 def loggers(cfg, out_dir: Path, resuming: bool = False) -> list:
-    """The selected loggers; when resuming, metrics.csv keeps the steps before the checkpoint."""
-    from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+    """The selected loggers (`logger=[csv,tensorboard]`), each writing under `out_dir`; one that keeps
+    history (metrics.csv) keeps the steps before the checkpoint when resuming."""
+    import inspect
 
-    from lingshu.training.metrics_log import HistoryCSVLogger
+    from hydra.utils import instantiate
 
-    out = [HistoryCSVLogger(out_dir, keep_history=resuming)] if cfg.logger.csv else []
-    if cfg.logger.tensorboard:
-        out.append(TensorBoardLogger(save_dir=str(out_dir), name="tensorboard", version=""))
-    if cfg.logger.wandb:  # the key comes from WANDB_API_KEY in the environment, never the config
-        out.append(WandbLogger(project=cfg.logger.wandb_project, save_dir=str(out_dir)))
+    out = []
+    for node in (cfg.get("logger") or {}).values():
+        make = instantiate(node)  # a partial: the run's folder is known only now
+        extra = {"keep_history": resuming} if "keep_history" in inspect.signature(make.func).parameters else {}
+        out.append(make(save_dir=str(out_dir), **extra))
     return out
 
 
