@@ -27,6 +27,9 @@ from lingshu.io import write_json
 # Settings that change how the work is split or shown, never what comes out.
 RUN_ONLY = ("partition", "num_partitions", "workers", "progress", "keep_work")
 
+# The config groups this task builds, validated before it runs (lingshu.config.validate).
+GROUPS = ("source", "synthesis", "model")
+
 
 def build_ops(ops_cfg: Any) -> list[Op]:
     """The chain from `curation.ops`: a mapping name -> op node (in order; the key names the op) or

@@ -21,6 +21,9 @@ from lingshu.tasks.common import fresh_dir
 
 log = logging.getLogger(__name__)
 
+# The config groups this task builds, validated before it runs (lingshu.config.validate).
+GROUPS = ("model", "benchmark", "engine", "judge")
+
 
 def build_benchmarks(benchmark_cfg: Any) -> dict[str, Any]:
     """{name: loader} from the `benchmark` node (one entry per selected config file)."""
