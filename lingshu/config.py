@@ -19,17 +19,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lingshu.errors import ConfigError
 
-# Which config groups each task builds (and so must be valid); stages are checked by `check_stages`.
-TASK_GROUPS = {
-    "acquire": (),  # reads only task.catalogue: the sources and benchmarks it fetches cannot be built before
-    "curate": ("source", "synthesis", "model"),
-    "train": ("model",),
-    "rl": ("model", "reward"),
-    "eval": ("model", "benchmark", "engine", "judge"),
-    "pipeline": ("source", "synthesis", "model", "benchmark", "engine", "judge", "reward"),
-    "export": ("model",),
-}
-MULTI = ("source", "benchmark", "synthesis")  # groups selected several at once: <group>.<name>
+MULTI = ("source", "benchmark", "synthesis", "logger")  # groups selected several at once: <group>.<name>
 BUILT = ("source", "synthesis", "benchmark", "model", "reward", "judge")  # cheap to build: no data read, no weights
 # Exceptions a constructor raises for a bad value; anything else is a bug and keeps its traceback.
 CONFIG_FAULTS = (ValueError, FileNotFoundError)
@@ -218,11 +208,21 @@ def check_stages(cfg: DictConfig, build: bool) -> None:
             _build(node, key)
 
 
+def task_groups(cfg: DictConfig) -> tuple[str, ...]:
+    """The config groups the selected task builds: its module's GROUPS (conf/task/<name>.yaml names it)."""
+    import importlib
+
+    try:
+        return importlib.import_module(cfg.task.module).GROUPS
+    except ModuleNotFoundError as e:
+        raise ConfigError(f"task.module={cfg.task.module}: no such task module ({e})") from None
+
+
 def validate(cfg: DictConfig, build: bool = True) -> None:
     """Check every node the task will build, stages included; then build the cheap ones (sources,
     synthesis, benchmarks, the model spec, reward, judge, stages: no data read, no weights loaded)
     so a bad value or a missing path surfaces now, not after an hour of curation."""
-    groups = TASK_GROUPS[cfg.task.name]
+    groups = task_groups(cfg)
     for group in groups:
         for key, node in nodes_of(cfg, group).items():
             check_node(node, key)

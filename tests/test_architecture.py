@@ -4,11 +4,6 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lingshu"
-# Edges still to remove, each waiting on a module another issue is rewriting (issue 14 lists them).
-KNOWN_EXCEPTIONS = {
-    ("data", "training"),    # data/datamodule.py -> training.stage.MixtureEntry: MixtureEntry moves to data
-    ("models", "training"),  # models/export.py -> training.fsdp.is_sharded: the check moves to models
-}
 
 
 def _unit(path: Path) -> str:
@@ -46,14 +41,11 @@ def test_the_scan_sees_function_level_and_relative_imports(tmp_path):
 
 def test_data_imports_no_consumer():
     consumers = {"training", "evaluation", "engines", "rl", "tasks", "synthesis", "curation"}
-    assert import_graph()["data"] & consumers <= {b for a, b in KNOWN_EXCEPTIONS if a == "data"}
+    assert not import_graph()["data"] & consumers
 
 
 def test_no_package_level_cycle():
     graph = import_graph()
-    for a, b in KNOWN_EXCEPTIONS:
-        assert b in graph[a], f"{a} -> {b} is gone: drop it from KNOWN_EXCEPTIONS"
-        graph[a].discard(b)
     cycles = []
 
     def visit(node: str, path: list[str]) -> None:

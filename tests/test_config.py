@@ -77,7 +77,7 @@ def launch(*args, cwd=ROOT):
     (["task=eval", "eval.checkpoint=/nonexistent/ckpt"], "eval.checkpoint=/nonexistent/ckpt"),
     (["task=train", "stage=shallow_alignment", "model=qwen2_5_vl_7b"], "model.path"),
     (["task=train", "stage=shallow_alignment", "model=qwen2_5_vl_7b", "model.path=/models/missing"], "/models/missing"),
-    (["task=train", "task.name=deploy"], "unknown task"),
+    (["task=train", "task.module=lingshu.tasks.deploy"], "task.module=lingshu.tasks.deploy: no such task module"),
     (["task=train"], "task=train needs stage=<name>"),
     (["task=train", "stage=deep_alignmnt"], "stage=deep_alignmnt: no such stage"),
     (["task=train", "stage=rl_grpo"], "run it with task=rl"),

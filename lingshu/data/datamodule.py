@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from lingshu.data.shards import ShardGuard, ShardReadError, check_members, iter_tar_groups, list_shards, sample_from_parts
 from lingshu.schema import Sample
-from lingshu.training.stage import MixtureEntry
+from lingshu.data.mixture import MixtureEntry
 
 
 def resolve_shard_dir(curated_dir: str | Path, source: str) -> Path:

@@ -32,10 +32,15 @@ def export_trained(model, processor, out_dir: str | Path, write: bool) -> None:
         export_hf(model if state is None else with_weights(unwrapped_skeleton(model), state), processor, out_dir)
 
 
+def is_sharded(model) -> bool:
+    """Whether `model`'s parameters are FSDP2 shards (DTensors)."""
+    from torch.distributed.fsdp import FSDPModule
+
+    return isinstance(model, FSDPModule)
+
+
 def full_state_dict(model) -> dict | None:
     """The full weights on rank 0 (CPU; empty elsewhere) when `model` is sharded, else None."""
-    from lingshu.training.fsdp import is_sharded
-
     if is_sharded(model):  # FSDP2: parameters are DTensor shards
         from torch.distributed.checkpoint.state_dict import (
             StateDictOptions,

@@ -13,7 +13,7 @@ from typing import Iterable
 from lingshu.evaluation.extract import normalize_answer
 from lingshu.evaluation.prompts import (CLOSED_INSTRUCTION, MCQ_INSTRUCTION, OPEN_INSTRUCTION, YES_NO_INSTRUCTION,
                                        build_request)
-from lingshu.training.stage import MixtureEntry
+from lingshu.data.mixture import MixtureEntry
 from lingshu.schema import IMAGE_TOKEN, LETTERS, THINK_ANSWER_INSTRUCTION, BenchmarkItem, Sample, stable_id
 
 # Evaluation's answer-format instructions give way to the <think>/<answer> instruction.

@@ -23,6 +23,9 @@ from omegaconf import OmegaConf
 from lingshu.acquire.catalogue import entries_for, load_catalogue
 from lingshu.acquire.fetch import Outcome, acquire_entry
 
+# The config groups this task builds, validated before it runs (lingshu.config.validate).
+GROUPS = ()  # reads only task.catalogue: the sources and benchmarks it fetches cannot be built before
+
 
 def selected_keys(cfg: Any) -> list[str]:
     return [f"{group}.{name}" for group in ("source", "benchmark") for name in (cfg.get(group) or {})]

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from lingshu import io
+from lingshu.io import write_json
+
 
 def run_dir(cfg) -> Path:
     return Path(cfg.paths.run_dir)
@@ -42,9 +45,9 @@ def on_rank_zero(cfg, name: str, fn, poll_s: float = 2.0):
         try:
             result = fn()
         except BaseException as e:  # the waiting ranks stop too, instead of polling forever
-            _write_atomic(path, {"key": key, "error": f"{type(e).__name__}: {e}"})
+            write_json(path, {"key": key, "error": f"{type(e).__name__}: {e}"})
             raise
-        _write_atomic(path, {"key": key, "result": result})
+        write_json(path, {"key": key, "result": result})
         return result
     import time
 
@@ -58,16 +61,10 @@ def on_rank_zero(cfg, name: str, fn, poll_s: float = 2.0):
         time.sleep(poll_s)
 
 
-def _write_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, default=str))
-    tmp.replace(path)
-
-
 def config_hash(*nodes) -> str:
-    blob = json.dumps([OmegaConf.to_container(n, resolve=True) if OmegaConf.is_config(n) else n for n in nodes],
-                      sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    """The key of a step's result: config nodes (resolved) and plain values, in order."""
+    return io.config_hash([OmegaConf.to_container(n, resolve=True) if OmegaConf.is_config(n) else n
+                           for n in nodes])[:16]
 
 
 def done(out_dir: Path, key: str) -> dict | None:
@@ -82,9 +79,7 @@ def done(out_dir: Path, key: str) -> dict | None:
 
 def mark_done(out_dir: Path, key: str, result: dict) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / "DONE.json.tmp"
-    tmp.write_text(json.dumps({"key": key, "result": result}, indent=2, default=str))
-    tmp.replace(out_dir / "DONE.json")
+    write_json(out_dir / "DONE.json", {"key": key, "result": result})
     return result
 
 
@@ -103,16 +98,17 @@ def checkpoint_dir(out_dir: Path, key: str) -> Path:
 
 
 def loggers(cfg, out_dir: Path, resuming: bool = False) -> list:
-    """The selected loggers; when resuming, metrics.csv keeps the steps before the checkpoint."""
-    from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+    """The selected loggers (`logger=[csv,tensorboard]`), each writing under `out_dir`; one that keeps
+    history (metrics.csv) keeps the steps before the checkpoint when resuming."""
+    import inspect
 
-    from lingshu.training.metrics_log import HistoryCSVLogger
+    from hydra.utils import instantiate
 
-    out = [HistoryCSVLogger(out_dir, keep_history=resuming)] if cfg.logger.csv else []
-    if cfg.logger.tensorboard:
-        out.append(TensorBoardLogger(save_dir=str(out_dir), name="tensorboard", version=""))
-    if cfg.logger.wandb:  # the key comes from WANDB_API_KEY in the environment, never the config
-        out.append(WandbLogger(project=cfg.logger.wandb_project, save_dir=str(out_dir)))
+    out = []
+    for node in (cfg.get("logger") or {}).values():
+        make = instantiate(node)  # a partial: the run's folder is known only now
+        extra = {"keep_history": resuming} if "keep_history" in inspect.signature(make.func).parameters else {}
+        out.append(make(save_dir=str(out_dir), **extra))
     return out
 
 

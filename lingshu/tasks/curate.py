@@ -22,9 +22,13 @@ from lingshu.curation.ops import Op
 from lingshu.curation.report import print_summary, progress_bar
 from lingshu.curation.runner import Curation, config_hash, curate
 from lingshu.data.sources import build_sources
+from lingshu.io import write_json
 
 # Settings that change how the work is split or shown, never what comes out.
 RUN_ONLY = ("partition", "num_partitions", "workers", "progress", "keep_work")
+
+# The config groups this task builds, validated before it runs (lingshu.config.validate).
+GROUPS = ("source", "synthesis", "model")
 
 
 def build_ops(ops_cfg: Any) -> list[Op]:
@@ -96,7 +100,5 @@ def synthesize(cfg: Any, shard_dirs: dict[str, str]) -> dict[str, dict]:
         counts[name] = synthesize_shard_dir(build_synthesizers(cfg.synthesis), d)["counts"]
         manifest = json.loads(path.read_text())
         manifest["synthesis_key"] = key
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        tmp.replace(path)
+        write_json(path, manifest)
     return counts

@@ -21,6 +21,9 @@ from lingshu.tasks.common import fresh_dir
 
 log = logging.getLogger(__name__)
 
+# The config groups this task builds, validated before it runs (lingshu.config.validate).
+GROUPS = ("model", "benchmark", "engine", "judge")
+
 
 def build_benchmarks(benchmark_cfg: Any) -> dict[str, Any]:
     """{name: loader} from the `benchmark` node (one entry per selected config file)."""
@@ -86,9 +89,7 @@ def _run_info(cfg: DictConfig, checkpoint: Any) -> dict[str, Any]:
 
 def _has_reports(benchmarks: Mapping[str, Any]) -> bool:
     """Whether any selected benchmark generates reports (only then are encoder plugins loaded)."""
-    from lingshu.evaluation.benchmarks.reports import ReportBenchmark
-
-    return any(isinstance(b, ReportBenchmark) or getattr(b, "name", "") == "demo" for b in benchmarks.values())
+    return any(b.has_reports for b in benchmarks.values())
 
 
 def evaluate_models(cfg: DictConfig, checkpoints: Mapping[str, Any], out_dir: str | Path | None = None) -> dict[str, dict]:

@@ -16,6 +16,9 @@ from hydra.utils import instantiate
 from lingshu.models.export import export_from_checkpoint
 from lingshu.tasks.common import run_dir
 
+# The config groups this task builds, validated before it runs (lingshu.config.validate).
+GROUPS = ("model",)
+
 
 def run(cfg) -> dict:
     backbone = instantiate(cfg.model, _convert_="all")

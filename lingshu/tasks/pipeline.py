@@ -22,6 +22,9 @@ from lingshu.tasks.common import config_hash, done, fresh_dir, is_rank_zero, mar
 
 log = logging.getLogger(__name__)
 
+# The config groups this task builds, validated before it runs (lingshu.config.validate).
+GROUPS = ("source", "synthesis", "model", "benchmark", "engine", "judge", "reward", "logger")
+
 
 def initial_checkpoint(cfg) -> str:
     """The model every later step starts from, as an hf/ folder (random init written once, so the

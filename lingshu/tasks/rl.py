@@ -28,6 +28,9 @@ from lingshu.training.schedule import Schedule, rl_steps
 
 log = logging.getLogger(__name__)
 
+# The config groups this task builds, validated before it runs (lingshu.config.validate).
+GROUPS = ("model", "reward", "logger")
+
 
 def run(cfg) -> dict:
     return run_selected(cfg, "rl")

@@ -18,6 +18,7 @@ from typing import Any, Callable
 from hydra.utils import instantiate
 
 from lingshu.errors import ConfigError
+from lingshu.io import write_json
 from lingshu.tasks.common import (checkpoint_dir, config_hash, data_identity, done, is_rank_zero, loggers,
                                   mark_done, weights_identity)
 from lingshu.training.schedule import Schedule, print_schedule
@@ -153,9 +154,7 @@ def _publish(cfg, name: str, result: dict, key: str) -> None:
     if is_rank_zero():
         p = pointer(cfg, name)
         p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"hf": str(Path(result["hf"]).resolve()), "key": key}, indent=2))
-        tmp.replace(p)
+        write_json(p, {"hf": str(Path(result["hf"]).resolve()), "key": key})
 
 
 def run_selected(cfg, task: str) -> dict:

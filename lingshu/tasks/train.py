@@ -13,6 +13,9 @@ from lingshu.tasks.stages import Job, run_selected
 from lingshu.training.schedule import Schedule, sft_steps
 from lingshu.training.stage import Stage
 
+# The config groups this task builds, validated before it runs (lingshu.config.validate).
+GROUPS = ("model", "logger")
+
 
 def run(cfg) -> dict:
     return run_selected(cfg, "train")

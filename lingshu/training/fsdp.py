@@ -16,6 +16,8 @@ import warnings
 import torch
 from torch import nn
 
+from lingshu.models.export import is_sharded
+
 log = logging.getLogger(__name__)
 
 
@@ -34,12 +36,6 @@ def mixed_precision(precision: str):
     if precision.startswith("16"):
         return MixedPrecisionPolicy(param_dtype=torch.float16, reduce_dtype=torch.float32)
     return MixedPrecisionPolicy()
-
-
-def is_sharded(model: nn.Module) -> bool:
-    from torch.distributed.fsdp import FSDPModule
-
-    return isinstance(model, FSDPModule)
 
 
 def local_share(model: nn.Module) -> tuple[int, int]:

@@ -4,31 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import ClassVar
-from fnmatch import fnmatch
 
+from lingshu.data.mixture import MixtureEntry
 from lingshu.data.shards import MAX_BAD_SAMPLES, MAX_MEMBER_BYTES
 from lingshu.models.lora import LoraSpec
 
 MODULES = ("vision", "projector", "llm")
-
-
-@dataclass
-class MixtureEntry:
-    source: str  # a curated source's name (its folder under paths.curated_dir)
-    weight: float = 1.0
-    kinds: list[str] | None = None  # Sample.kind values to use (None: all)
-    shards: str | None = None  # only shard files matching this pattern, e.g. "synth-*" (synthesized data)
-    ids: str | None = None  # only samples whose id matches this pattern, e.g. "*-yesno"
-
-    @property
-    def key(self) -> str:
-        """Unique per entry: one source may appear several times with different filters and weights."""
-        key = self.source if not self.kinds else f"{self.source}[{','.join(sorted(self.kinds))}]"
-        return key + (f"/{self.shards}" if self.shards else "") + (f"#{self.ids}" if self.ids else "")
-
-    def accepts(self, header: dict) -> bool:
-        """Whether a sample (its JSON header) belongs to this entry."""
-        return (not self.kinds or header["kind"] in self.kinds) and (not self.ids or fnmatch(header["id"], self.ids))
 
 
 @dataclass

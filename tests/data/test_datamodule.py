@@ -9,7 +9,7 @@ import pytest
 from lingshu.data.datamodule import MixtureStream
 from lingshu.data.demo import demo_samples
 from lingshu.data.shards import ShardWriter
-from lingshu.training.stage import MixtureEntry
+from lingshu.data.mixture import MixtureEntry
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from lingshu.data.sources.conversation import LlavaSource
 from lingshu.engines.base import GenerationRequest
 from lingshu.engines.replay import ReplayEngine
 from lingshu.schema import Sample
-from lingshu.training.stage import MixtureEntry
+from lingshu.data.mixture import MixtureEntry
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = Path(__file__).resolve().parents[2]
