@@ -39,3 +39,15 @@ def compose(overrides: list[str], run_dir: Path):
 @pytest.fixture
 def compose_cfg(tmp_path):
     return lambda overrides=(): compose(list(overrides), tmp_path)
+
+
+def spawn_two_ranks(worker, out_dir) -> None:
+    """`worker(rank, 2, port, out_dir)` in two processes that meet on a free 127.0.0.1 port (gloo)."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(worker, args=(2, port, str(out_dir)), nprocs=2, join=True)

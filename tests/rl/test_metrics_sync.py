@@ -2,14 +2,13 @@
 MCQs, one only open questions) still reduce the same state and log identical, global numbers."""
 
 import os
-import socket
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from lingshu.training.metrics import RunningMeans
+from tests.conftest import spawn_two_ranks
 
 NAMES = ["accuracy/mcq", "accuracy/open", "accuracy/closed", "policy/kl"]
 
@@ -43,10 +42,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory):
     out = tmp_path_factory.mktemp("sync")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.spawn(_worker, args=(2, port, str(out)), nprocs=2, join=True)
+    spawn_two_ranks(_worker, out)
     return [torch.load(out / f"rank{r}.pt") for r in range(2)]
 
 

@@ -4,12 +4,10 @@ gradients equal an unsharded model's (frozen LLM included), and the gathered exp
 import copy
 import itertools
 import os
-import socket
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from transformers import Qwen2_5_VLForConditionalGeneration
 
 from lingshu.data.collate import SFTCollator
@@ -18,6 +16,7 @@ from lingshu.models.backbone import Backbone, TinyArch, module_groups
 from lingshu.training.fsdp import apply_fsdp, local_share, shard_units
 from lingshu.training.sft import apply_freezing
 from lingshu.training.stage import Stage
+from tests.conftest import spawn_two_ranks
 
 SHALLOW = Stage(name="t", lr={"vision": 2e-6, "projector": 1e-5, "llm": None},  # stage 1: LLM frozen
                 data={"mixture": [{"source": "demo"}]})
@@ -103,10 +102,7 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
 @pytest.fixture(scope="module")
 def fsdp_results(tmp_path_factory):
     out = tmp_path_factory.mktemp("fsdp")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.spawn(_worker, args=(2, port, str(out)), nprocs=2, join=True)
+    spawn_two_ranks(_worker, out)
     return [torch.load(out / f"rank{r}.pt") for r in range(2)]
 
 

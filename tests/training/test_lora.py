@@ -4,12 +4,10 @@ is a plain transformers checkpoint that computes what the adapted model computed
 import copy
 import itertools
 import os
-import socket
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from hydra.utils import instantiate
 from transformers import Qwen2_5_VLForConditionalGeneration
 
@@ -21,7 +19,7 @@ from lingshu.models.lora import is_lora_param, merge_lora
 from lingshu.tasks import curate, train
 from lingshu.training.sft import SFTModule, lm_loss, param_groups
 from lingshu.training.stage import Stage
-from tests.conftest import compose
+from tests.conftest import compose, spawn_two_ranks
 
 ALL = {"vision": 1e-3, "projector": 1e-3, "llm": 1e-2}
 
@@ -148,9 +146,6 @@ def _sharded_worker(rank: int, world: int, port: int, out_dir: str) -> None:
 
 
 def test_merge_under_fsdp2_exports_what_the_unsharded_merge_gives(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.spawn(_sharded_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    spawn_two_ranks(_sharded_worker, tmp_path)
     result = torch.load(tmp_path / "result.pt")
     assert result["diff"] < 1e-5 and result["merged_update"] > 1e-3, result
