@@ -24,7 +24,7 @@ class LoraSpec:
 
     def __post_init__(self) -> None:
         if self.rank < 1:
-            raise ValueError(f"stage.lora.rank must be >= 1, got {self.rank}")
+            raise ValueError(f"stages.<name>.lora.rank must be >= 1, got {self.rank}")
 
 
 def is_lora_param(name: str) -> bool:
@@ -41,14 +41,14 @@ def add_lora(model, spec: LoraSpec, modules: list[str]) -> list[str]:
         from peft import LoraConfig, inject_adapter_in_model
         from peft.tuners.tuners_utils import BaseTunerLayer
     except ImportError as e:
-        raise ImportError("stage.lora needs peft: pip install -e '.[lora]' (or set stage.lora=null)") from e
+        raise ImportError("stages.<name>.lora needs peft: pip install -e '.[lora]' (or set stages.<name>.lora=null)") from e
     if any(isinstance(m, BaseTunerLayer) for m in model.modules()):
         raise ValueError("the model already has LoRA adapters")
     names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)
              and n.rsplit(".", 1)[-1] in spec.target_modules and module_of(n) in modules]
     missing = [m for m in modules if not any(module_of(n) == m for n in names)]
     if missing:
-        raise ValueError(f"stage.lora.target_modules {spec.target_modules} match no linear layer of {missing}")
+        raise ValueError(f"stages.<name>.lora.target_modules {spec.target_modules} match no linear layer of {missing}")
     config = LoraConfig(r=spec.rank, lora_alpha=spec.alpha, lora_dropout=spec.dropout, target_modules=names)
     inject_adapter_in_model(config, model)
     return names

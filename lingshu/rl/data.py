@@ -38,7 +38,7 @@ class RLData:
     def __post_init__(self) -> None:
         self.mixture = [MixtureEntry(**m) if isinstance(m, dict) else m for m in self.mixture]
         if not self.mixture:
-            raise ValueError("stage.data.mixture names no curated source for RL prompts")
+            raise ValueError("stages.<name>.data.mixture names no curated source for RL prompts")
 
 
 def question_type(s: Sample) -> str:

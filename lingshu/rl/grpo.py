@@ -80,18 +80,18 @@ class GRPOConfig:
         if isinstance(self.rollout, dict):
             self.rollout = RolloutConfig(**self.rollout)
         if self.prompts_per_step % self.update_prompts:
-            raise ValueError(f"stage.prompts_per_step ({self.prompts_per_step}) must be a multiple of "
-                             f"stage.update_prompts ({self.update_prompts})")
+            raise ValueError(f"stages.<name>.prompts_per_step ({self.prompts_per_step}) must be a multiple of "
+                             f"stages.<name>.update_prompts ({self.update_prompts})")
         if (self.update_prompts * self.generations_per_prompt) % self.micro_batch_size:
-            raise ValueError("stage.update_prompts x generations_per_prompt must be a multiple of stage.micro_batch_size")
+            raise ValueError("stages.<name>.update_prompts x generations_per_prompt must be a multiple of stages.<name>.micro_batch_size")
         if self.advantage_scale not in ("group", "batch", "none"):
-            raise ValueError(f"stage.advantage_scale must be group, batch or none, got {self.advantage_scale!r}")
+            raise ValueError(f"stages.<name>.advantage_scale must be group, batch or none, got {self.advantage_scale!r}")
         if self.generations_per_prompt < 2:
-            raise ValueError("stage.generations_per_prompt must be >= 2: GRPO compares responses within a group")
+            raise ValueError("stages.<name>.generations_per_prompt must be >= 2: GRPO compares responses within a group")
         if self.temperature <= 0:
-            raise ValueError(f"stage.temperature must be > 0 (GRPO samples its responses), got {self.temperature}")
+            raise ValueError(f"stages.<name>.temperature must be > 0 (GRPO samples its responses), got {self.temperature}")
         if not (0 <= self.clip_ratio_low < 1 and self.clip_ratio_high >= 0 and self.clip_ratio_dual > 1):
-            raise ValueError("stage.clip_ratio_low must be in [0, 1), clip_ratio_high >= 0 and clip_ratio_dual > 1, got "
+            raise ValueError("stages.<name>.clip_ratio_low must be in [0, 1), clip_ratio_high >= 0 and clip_ratio_dual > 1, got "
                              f"{self.clip_ratio_low} / {self.clip_ratio_high} / {self.clip_ratio_dual}")
 
 

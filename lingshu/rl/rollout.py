@@ -41,9 +41,9 @@ class RolloutConfig:
 
     def __post_init__(self) -> None:
         if self.engine not in ("hf", "vllm"):
-            raise ConfigError(f"stage.rollout.engine must be hf or vllm, got {self.engine!r}")
+            raise ConfigError(f"stages.<name>.rollout.engine must be hf or vllm, got {self.engine!r}")
         if not 0 < self.gpu_memory_utilization < 1:
-            raise ConfigError(f"stage.rollout.gpu_memory_utilization must be in (0, 1), got {self.gpu_memory_utilization}")
+            raise ConfigError(f"stages.<name>.rollout.gpu_memory_utilization must be in (0, 1), got {self.gpu_memory_utilization}")
 
 
 class RolloutEngine(Protocol):
@@ -144,6 +144,6 @@ def build_rollout(cfg: RolloutConfig, model, processor, batch_size: int, world_s
     if cfg.engine == "hf":
         return HFRollout(model, processor, batch_size)
     if world_size > 1:
-        raise ConfigError(f"stage.rollout.engine=vllm runs on one GPU (one process); this run has {world_size} "
-                          "ranks: use stage.rollout.engine=hf or one device")
+        raise ConfigError(f"stages.<name>.rollout.engine=vllm runs on one GPU (one process); this run has {world_size} "
+                          "ranks: use stages.<name>.rollout.engine=hf or one device")
     return VLLMRollout(model, processor, cfg)

@@ -46,11 +46,11 @@ class PromptDataModule(EpochPositionDataModule):
         super().setup(stage)
         world = self.train_set.world_size
         if self.train_set.prompts_per_step % world:
-            raise ValueError(f"stage.prompts_per_step={self.train_set.prompts_per_step} must be a multiple of the "
+            raise ValueError(f"stages.<name>.prompts_per_step={self.train_set.prompts_per_step} must be a multiple of the "
                              f"number of ranks ({world}): each rank rolls out an equal share")
         if self.train_set.batches_per_epoch() == 0:
             raise ValueError(f"RL has {len(self.train_set.prompts)} training prompts, fewer than "
-                             f"stage.prompts_per_step={self.train_set.prompts_per_step}")
+                             f"stages.<name>.prompts_per_step={self.train_set.prompts_per_step}")
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(self.train_set, batch_size=None, collate_fn=as_list)
