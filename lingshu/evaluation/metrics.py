@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lingshu.evaluation import medevalkit
-from lingshu.evaluation.extract import closed_match, extract_mcq_letter, final_answer_span, normalize_answer, token_f1
+from lingshu.evaluation.extract import closed_match, extract_mcq_letter, final_answer_span, token_f1
 from lingshu.evaluation.report_metrics import report_scores
 from lingshu.schema import BenchmarkItem
+from lingshu.text import normalize_answer
 
 PROFILES = ("strict", "medevalkit")
 JUDGED_EVERYWHERE = ("slake",)  # MedEvalKit sends every SLAKE question to the judge

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from lingshu.engines.base import GenerationRequest
 from lingshu.evaluation import medevalkit
-# Re-exported: rl/data.py and the run report read the instructions from here.
-from lingshu.prompts import (CLOSED_INSTRUCTION, MCQ_INSTRUCTION, OPEN_INSTRUCTION, REASONING_SUFFIX,  # noqa: F401
-                             REPORT_PROMPT, YES_NO_INSTRUCTION, question_prompt)
+from lingshu.prompts import (CLOSED_INSTRUCTION, MCQ_INSTRUCTION, OPEN_INSTRUCTION, REPORT_PROMPT,
+                             YES_NO_INSTRUCTION, question_prompt)
 from lingshu.schema import IMAGE_TOKEN, LETTERS, BenchmarkItem
 
 # Short answers need few tokens; reports and reasoning chains need room.

@@ -28,6 +28,7 @@ from lingshu.evaluation.report import JUDGE_PROMPT_DIFFERS
 from lingshu.evaluation.metrics import PROFILES, aggregate, bootstrap_ci, needs_judge, score_prediction
 from lingshu.io import atomic_open, read_jsonl, write_json
 from lingshu.logs import PROGRESS_DELAY_S
+from lingshu import prompts as neutral
 from lingshu.prompts import prompt_kind
 from lingshu.schema import BenchmarkItem
 
@@ -235,9 +236,9 @@ def prompt_templates(reasoning: bool, scoring: str = "strict") -> dict[str, str]
     if scoring == "medevalkit":
         return {f"{lang}/{kind}": pair[int(reasoning)] for (lang, kind), pair in prompts.MEK_INSTRUCTIONS.items()}
     if reasoning:
-        return dict(prompts.REASONING_SUFFIX, report=prompts.REPORT_PROMPT)
-    return {"mcq": prompts.MCQ_INSTRUCTION, "yes_no": prompts.YES_NO_INSTRUCTION, "closed": prompts.CLOSED_INSTRUCTION,
-            "open": prompts.OPEN_INSTRUCTION, "report": prompts.REPORT_PROMPT}
+        return dict(neutral.REASONING_SUFFIX, report=neutral.REPORT_PROMPT)
+    return {"mcq": neutral.MCQ_INSTRUCTION, "yes_no": neutral.YES_NO_INSTRUCTION, "closed": neutral.CLOSED_INSTRUCTION,
+            "open": neutral.OPEN_INSTRUCTION, "report": neutral.REPORT_PROMPT}
 
 
 def evaluate(benchmarks: Mapping[str, Any], engine: Any, out_dir: Path, *, scoring: str = "strict", judge: Any = None,

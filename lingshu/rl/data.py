@@ -10,11 +10,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from lingshu.evaluation.extract import normalize_answer
-from lingshu.evaluation.prompts import (CLOSED_INSTRUCTION, MCQ_INSTRUCTION, OPEN_INSTRUCTION, YES_NO_INSTRUCTION,
-                                       build_request)
 from lingshu.data.mixture import MixtureEntry
+from lingshu.evaluation.prompts import build_request
+from lingshu.prompts import CLOSED_INSTRUCTION, MCQ_INSTRUCTION, OPEN_INSTRUCTION, YES_NO_INSTRUCTION
 from lingshu.schema import IMAGE_TOKEN, LETTERS, THINK_ANSWER_INSTRUCTION, BenchmarkItem, Sample, stable_id
+from lingshu.text import normalize_answer
 
 # Evaluation's answer-format instructions give way to the <think>/<answer> instruction.
 INSTRUCTIONS = re.compile("\n?(?:" + "|".join(re.escape(i) for i in (MCQ_INSTRUCTION, YES_NO_INSTRUCTION, CLOSED_INSTRUCTION,

@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from lingshu.evaluation.extract import (closed_match, extract_boxed, extract_mcq_letter, normalize_answer,
-                                        token_f1)
+from lingshu.evaluation.extract import closed_match, extract_boxed, extract_mcq_letter, token_f1
 from lingshu.schema import Sample
+from lingshu.text import normalize_answer
 
 THINK_ANSWER = re.compile(r"^\s*<think>(?P<think>.*?)</think>\s*<answer>(?P<answer>.*?)</answer>\s*$", re.S)
 THINK_BOXED = re.compile(r"^\s*<think>(?P<think>.*?)</think>(?P<rest>.*)$", re.S)

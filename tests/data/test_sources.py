@@ -20,7 +20,8 @@ from lingshu.data.sources.reports import R2GenSource, ReportJsonSource
 from lingshu.data.sources.text import InstructionJsonlSource, MedMCQASource, MedQASource, PubMedQASource
 from lingshu.data.sources.vqa import PMCVQASource, SLAKESource, VQARADSource
 from lingshu.data import demo
-from lingshu.evaluation.prompts import REPORT_PROMPT, build_request
+from lingshu.evaluation.prompts import build_request
+from lingshu.prompts import REPORT_PROMPT
 from lingshu.schema import BenchmarkItem
 
 from source_helpers import image_bytes

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from lingshu.evaluation.extract import normalize_answer
 from lingshu.io import read_jsonl
 from lingshu.schema import LETTERS, BenchmarkItem
+from lingshu.text import normalize_answer
 
 
 class BenchmarkPathError(FileNotFoundError):
