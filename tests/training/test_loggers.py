@@ -13,10 +13,15 @@ from tests.conftest import compose
 def test_every_selected_logger_is_built_in_the_stage_folder(tmp_path):
     extra = "+logger.plain={_target_: lightning.pytorch.loggers.CSVLogger, _partial_: true, name: plain}"
     cfg = compose(["task=train", "stage=shallow_alignment", extra], tmp_path)
-    built = loggers(cfg, tmp_path / "stage", resuming=True)
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    (stage / "metrics.csv").write_text("step,train/loss\n0,2.5\n")
+    built = loggers(cfg, stage, resuming=True)
     assert [type(x) for x in built] == [HistoryCSVLogger, CSVLogger]
-    assert all(x.save_dir == str(tmp_path / "stage") for x in built)
-    assert built[0]._earlier is None  # keep_history reached the one that takes it (no earlier metrics.csv)
+    assert all(x.save_dir == str(stage) for x in built)
+    # `resuming` reached the logger that keeps history: the killed run's rows are held for rewriting
+    assert built[0]._earlier == [{"step": "0", "train/loss": "2.5"}]
+    assert loggers(cfg, stage, resuming=False)[0]._earlier is None
 
 
 def test_a_misspelt_logger_key_is_one_line(tmp_path):
