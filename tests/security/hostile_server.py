@@ -33,6 +33,7 @@ class HostileServer:
         self.requests: list[dict[str, str]] = []
         self.sent: list[int] = []  # reply bytes sent, per request
         self.hung_up: list[bool] = []  # whether the client closed before the reply was complete
+        self._handled = threading.Condition()
         server = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -56,8 +57,10 @@ class HostileServer:
                             time.sleep(server.pause_s)
                 except (BrokenPipeError, ConnectionResetError):
                     hung_up = True
-                server.sent.append(sent)
-                server.hung_up.append(hung_up)
+                with server._handled:
+                    server.sent.append(sent)
+                    server.hung_up.append(hung_up)
+                    server._handled.notify_all()
 
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
@@ -72,6 +75,9 @@ class HostileServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        # a handler notices a client's hang-up only at its next write: wait for every one to record
+        with self._handled:
+            self._handled.wait_for(lambda: len(self.sent) == len(self.requests), timeout=self.max_s + 5)
         self._server.shutdown()
         self._server.server_close()
 
