@@ -26,6 +26,7 @@ from lingshu.training.schedule import Schedule, print_schedule
 log = logging.getLogger(__name__)
 
 # A stage class's `kind` -> what trains it ("module:Class"); a subclass inherits its parent's kind.
+MIN_CURVE_POINTS = 20  # a short stage logs more often than trainer.log_every_n_steps, so its curves are drawn
 KINDS = {"sft": "lingshu.tasks.train:SFTKind", "rl": "lingshu.tasks.rl:GRPOKind"}
 
 
@@ -135,6 +136,7 @@ def run_stage(cfg, name: str, init_from: str | None) -> dict:
     if schedule.total < 1:
         raise ValueError(f"stage {name}: its data gives no optimizer step ({dict(derived)}); curate more data or "
                          f"set stages.{name}.data.samples_per_epoch")
+    trainer.log_every_n_steps = log_cadence(trainer.log_every_n_steps, schedule.total)
     if trainer.is_global_zero:
         print_schedule(f"stage {name}", schedule, job.base_lrs, derived)
     trainer.fit(job.module(trainer, schedule), datamodule=job.datamodule, ckpt_path=resume, weights_only=True)
@@ -148,6 +150,12 @@ def run_stage(cfg, name: str, init_from: str | None) -> dict:
         mark_done(out_dir, key, result)
         _publish(cfg, name, result, key)
     return result
+
+
+def log_cadence(every: int, total_steps: int) -> int:
+    """`every`, lowered so a stage of `total_steps` logs at least MIN_CURVE_POINTS rows (every step if
+    shorter): a 4-step RL stage under `log_every_n_steps: 5` would otherwise log nothing."""
+    return max(1, min(every, total_steps // MIN_CURVE_POINTS))
 
 
 def _publish(cfg, name: str, result: dict, key: str) -> None:

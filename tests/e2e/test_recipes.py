@@ -13,9 +13,9 @@ from transformers import Qwen2_5_VLForConditionalGeneration
 
 from lingshu.config import apply_scale, validate
 from lingshu.data.shards import iter_tar, list_shards
-from lingshu.tasks import evaluate, pipeline, train
+from lingshu.tasks import evaluate, pipeline, rl, train
 from tests.conftest import compose
-from tests.e2e.conftest import launch, stage_args
+from tests.e2e.conftest import SMALL_RL, launch, stage_args
 
 
 def rows(metrics_csv: Path) -> list[dict]:
@@ -162,3 +162,11 @@ def test_every_experiment_runs_in_miniature(experiment, tmp_path):
     """Only +scale=miniature on the command line: the recipe's own steps, stages and knobs."""
     launch(f"experiment={experiment}", "+scale=miniature", "hydra.run.dir=run", cwd=tmp_path, timeout=1200)
     check_miniature(tmp_path / "run", MINIATURES[experiment])
+
+
+def test_a_stage_shorter_than_the_log_cadence_still_logs_every_step(curated, tmp_path):
+    """trainer=cpu logs every 5 steps; a 3-step RL stage logs each of its steps all the same."""
+    cfg = compose([*SMALL_RL, "stages.rl_grpo.max_steps=3", f"paths.curated_dir={curated}"], tmp_path)
+    assert cfg.trainer.log_every_n_steps == 5
+    rl.run(cfg)
+    assert sorted(series(tmp_path / "rl" / "metrics.csv", "reward/overall")) == [0, 1, 2]
