@@ -108,7 +108,11 @@ def align_vision_calls(model: nn.Module) -> None:
     A text-only micro-batch skips the vision tower; with another rank's micro-batch carrying images
     their all-gathers (forward) and reduce-scatters (backward) would pair up wrongly. When a forward
     has no images, a 1-image dummy goes through the tower just before the decoder, and 0 x its
-    output joins the decoder's input embeddings: the same order of units and the same gradients."""
+    output joins the decoder's input embeddings: the same order of units and the same gradients.
+    Also what lets a frozen-LLM stage step on a text-only micro-batch. Idempotent."""
+    if getattr(model, "_vision_calls_aligned", False):
+        return
+    model._vision_calls_aligned = True
     inner = model.model
     visual = inner.visual
     patch = visual.patch_embed

@@ -67,6 +67,10 @@ class SFTModule(L.LightningModule):
         if stage.lora_modules:  # in place: the caller's model carries the adapters (merge_lora before export)
             add_lora(model, stage.lora, stage.lora_modules)
         apply_freezing(model, stage)
+        if not stage.trainable["llm"]:  # a text-only micro-batch must still reach the trainable vision side
+            from lingshu.training.fsdp import align_vision_calls
+
+            align_vision_calls(model)
         self._window_count = 0.0  # loss denominators (target tokens or samples) of this accumulation window
         # The logged loss: the optimizer step's mean over every micro-batch on every rank (synced).
         self.running = RunningMeans(means=["train/loss"], sums=["train/target_tokens"])

@@ -170,3 +170,14 @@ def test_a_stage_shorter_than_the_log_cadence_still_logs_every_step(curated, tmp
     assert cfg.trainer.log_every_n_steps == 5
     rl.run(cfg)
     assert sorted(series(tmp_path / "rl" / "metrics.csv", "reward/overall")) == [0, 1, 2]
+
+
+def test_a_frozen_llm_stage_steps_through_text_only_micro_batches(curated, tmp_path):
+    """Stage 1 trains only the vision side; a text-only micro-batch gives it no gradient, and the stage
+    still steps (those parameters just get none from that micro-batch) instead of failing in backward."""
+    cfg = compose(["task=train", "stage=shallow_alignment", f"paths.curated_dir={curated}",
+                   *stage_args("shallow_alignment", "data.num_workers=0", "micro_batch_size=1", "grad_accum=2",
+                               "max_steps=4", "warmup_steps=1", "data.mixture=[{source: demo, kinds: [caption]}, "
+                               "{source: demo, ids: '*-text-*'}]")], tmp_path)
+    result = train.run(cfg)
+    assert result["steps"] == 4
