@@ -1,14 +1,16 @@
 """The one prompt builder: a question's structure rendered as the user turn, for training, RL and
-evaluation alike (MedEvalKit's benchmark instructions, word for word; `evaluation.prompts` adds
-MedEvalKit's per-benchmark variants).
+evaluation alike. Shards store structured questions bare (`Sample.template` says how to render
+them); `render_messages` builds the chat at use, so editing a prompt here changes every consumer.
 
-The reasoning variants keep the same question layout and ask for the final answer in one
+Prompt sets: "question" (MedEvalKit's benchmark instructions, word for word; `evaluation.prompts`
+adds MedEvalKit's per-benchmark variants) and "think_answer" (the <think>/<answer> layout RL
+rewards). The reasoning variants keep the same question layout and ask for the final answer in one
 `\\boxed{}`.
 """
 
 from __future__ import annotations
 
-from lingshu.schema import LETTERS
+from lingshu.schema import IMAGE_TOKEN, LETTERS, THINK_ANSWER_INSTRUCTION, Sample, user_text
 from lingshu.text import normalize_answer
 
 MCQ_INSTRUCTION = "Answer with the option's letter from the given choices directly."
@@ -36,10 +38,13 @@ def prompt_kind(answer_type: str, answer: str) -> str:
     return "yes_no" if is_yes_no(answer_type, answer) else answer_type
 
 
-def mcq_prompt(question: str, options: list[str], reasoning: bool = False) -> str:
-    """MedEvalKit's MCQ prompt (it starts with a newline, as the original does)."""
+def mcq_prompt(question: str, options: list[str], reasoning: bool = False, instruction: str | None = None) -> str:
+    """MedEvalKit's MCQ prompt (it starts with a newline, as the original does); `instruction`
+    replaces its answer-format line."""
     lines = "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(options))
-    return f"\nQuestion: {question}\nOptions: \n{lines}\n" + (REASONING_SUFFIX["mcq"] if reasoning else MCQ_INSTRUCTION)
+    if instruction is None:
+        instruction = REASONING_SUFFIX["mcq"] if reasoning else MCQ_INSTRUCTION
+    return f"\nQuestion: {question}\nOptions: \n{lines}\n{instruction}"
 
 
 def question_prompt(question: str, answer_type: str, answer: str, options: list[str] | None = None,
@@ -55,3 +60,43 @@ def question_prompt(question: str, answer_type: str, answer: str, options: list[
         return f"{question}\n{REASONING_SUFFIX[kind]}"
     instruction = {"yes_no": YES_NO_INSTRUCTION, "closed": CLOSED_INSTRUCTION, "open": OPEN_INSTRUCTION}[kind]
     return f"{question}\n{instruction}"
+
+
+def think_answer_prompt(question: str, answer_type: str, options: list[str] | None = None,
+                        context: str | None = None) -> str:
+    """The question laid out as `question_prompt` does, asking for the <think>/<answer> layout."""
+    question = f"{context}\n{question}" if context else question
+    if answer_type == "mcq":
+        return mcq_prompt(question, list(options or []), instruction=THINK_ANSWER_INSTRUCTION)
+    return f"{question}\n{THINK_ANSWER_INSTRUCTION}"
+
+
+def with_placeholders(text: str, n_images: int) -> str:
+    """Prepend `<image>` lines when a text carries no placeholders for its images (the layout
+    evaluation requests use: all placeholders, a newline, the text)."""
+    have = text.count(IMAGE_TOKEN)
+    if have == n_images:
+        return text
+    if have == 0:
+        return IMAGE_TOKEN * n_images + "\n" + text
+    raise ValueError(f"{have} {IMAGE_TOKEN} placeholders for {n_images} images")
+
+
+def render_messages(sample: Sample, template: str | None = None) -> list[dict[str, str]]:
+    """The chat a sample is used as: a free-form sample's messages as stored; a structured question's
+    first user turn rendered by `template` (default: the sample's own), images first unless the
+    question places them, with an MCQ prompt's opening newline dropped."""
+    if sample.template is None:
+        return sample.messages
+    first, *rest = sample.messages
+    question, options = first["content"], sample.options
+    if (template or sample.template) == "think_answer":
+        prompt = think_answer_prompt(question, sample.answer_type, options, sample.context)
+    else:
+        prompt = question_prompt(question, sample.answer_type, sample.answer or "", options, sample.context)
+    return [{"role": "user", "content": with_placeholders(prompt.removeprefix("\n"), len(sample.images))}, *rest]
+
+
+def rendered_question(sample: Sample) -> str:
+    """The rendered first user turn without image placeholders (what a teacher model is asked)."""
+    return user_text(render_messages(sample))

@@ -12,6 +12,9 @@ from typing import Any
 
 KINDS = ("caption", "vqa", "mcq", "reasoning", "text", "report", "dialogue")
 ANSWER_TYPES = ("closed", "open", "mcq", "report")
+# How a structured question's user turn is rendered at use (lingshu.prompts): "question" with the
+# evaluation's answer-format instruction, "think_answer" asking for the <think>/<answer> layout.
+TEMPLATES = ("question", "think_answer")
 IMAGE_TOKEN = "<image>"
 LETTERS = "ABCDEFGHIJ"
 # The answer layout RL rewards (format component) and reasoning data teach.
@@ -23,6 +26,12 @@ def stable_id(*parts: Any) -> str:
     """A short id that depends only on its parts (so reruns name records identically)."""
     h = hashlib.sha1("\x1f".join(str(p) for p in parts).encode()).hexdigest()
     return h[:16]
+
+
+def user_text(messages: list[dict[str, str]]) -> str:
+    """The first user turn without image placeholders."""
+    user = next((m["content"] for m in messages if m["role"] == "user"), "")
+    return user.replace(IMAGE_TOKEN, "").strip()
 
 
 @dataclass
@@ -37,23 +46,31 @@ class Sample:
     answer_type: str | None = None  # closed | open | mcq | report
     modality: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    context: str | None = None  # text the question is asked about (a PubMedQA abstract), shown before it
+    # None: `messages` are the chat as trained. One of TEMPLATES: a structured question, whose first
+    # user turn holds the bare question and is rendered at use (lingshu.prompts.render_messages).
+    template: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"sample {self.id}: kind {self.kind!r} is not one of {KINDS}")
         if self.answer_type is not None and self.answer_type not in ANSWER_TYPES:
             raise ValueError(f"sample {self.id}: answer_type {self.answer_type!r} is not one of {ANSWER_TYPES}")
+        if self.template is not None and (self.template not in TEMPLATES or self.answer_type is None
+                                          or not self.messages or self.messages[0]["role"] != "user"):
+            raise ValueError(f"sample {self.id}: template {self.template!r} needs one of {TEMPLATES}, an "
+                             f"answer_type and the question as the first (user) turn")
         n_placeholders = sum(m["content"].count(IMAGE_TOKEN) for m in self.messages)
-        if n_placeholders != len(self.images):
+        # a structured question without placeholders has its images shown before it
+        if n_placeholders != len(self.images) and not (self.template and n_placeholders == 0):
             raise ValueError(
                 f"sample {self.id}: {n_placeholders} {IMAGE_TOKEN} placeholders but {len(self.images)} images"
             )
 
     @property
     def question(self) -> str:
-        """The first user turn without image placeholders."""
-        user = next((m["content"] for m in self.messages if m["role"] == "user"), "")
-        return user.replace(IMAGE_TOKEN, "").strip()
+        """The first user turn without image placeholders (a structured question's bare question)."""
+        return user_text(self.messages)
 
     @property
     def caption(self) -> str | None:

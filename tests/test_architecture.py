@@ -58,3 +58,21 @@ def test_no_package_level_cycle():
     for start in sorted(graph):
         visit(start, [start])
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+def test_answer_format_instructions_live_with_the_prompt_builder():
+    """Records store questions bare: outside the prompt builder and the evaluation (which records
+    the templates in force), no module names or spells an answer-format instruction, so none can
+    bake one into data or strip one back out."""
+    from lingshu import prompts
+
+    names = ("MCQ_INSTRUCTION", "YES_NO_INSTRUCTION", "CLOSED_INSTRUCTION", "OPEN_INSTRUCTION", "REASONING_SUFFIX")
+    texts = [getattr(prompts, n) for n in names[:4]] + list(prompts.REASONING_SUFFIX.values())
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE)
+        if rel == Path("prompts.py") or rel.parts[0] == "evaluation":
+            continue
+        source = path.read_text()
+        offenders += [f"{rel}: {w[:40]}" for w in (*names, *texts) if w in source]
+    assert not offenders, "\n".join(offenders)

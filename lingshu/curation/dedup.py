@@ -24,6 +24,7 @@ import numpy as np
 from datasketch import MinHash
 
 from lingshu.curation.ops import Op, Verdict, phashes, stats
+from lingshu.prompts import render_messages
 from lingshu.schema import IMAGE_TOKEN, Sample
 
 SCOPES = ("global", "per_source", "cross_source")
@@ -229,7 +230,8 @@ def normalized_words(text: str) -> list[str]:
 
 
 def sample_text(sample: Sample) -> str:
-    return "\n".join(m["content"] for m in sample.messages)
+    """The text as trained on (a structured question with its options and context)."""
+    return "\n".join(m["content"] for m in render_messages(sample))
 
 
 def lsh_split(threshold: float, num_perm: int, candidate_recall: float) -> tuple[int, int]:

@@ -29,7 +29,7 @@ from lingshu.io import atomic_open, dumps, read_jsonl, write_atomic
 from lingshu.data.shards import ShardWriter, shard_key
 from lingshu.data.sources.base import Quarantine, Source
 
-FORMAT_VERSION = 2  # bump when the meaning of work files changes
+FORMAT_VERSION = 3  # bump when the meaning of work files changes (3: structured questions stored bare)
 # Two samples of one source whose ids are equal, or equal once made shard keys (`a.b`, `a_b`), cannot
 # both live in the shards: the first in the global order is kept, later ones are dropped with this reason.
 DUPLICATE_ID = "duplicate_id"

@@ -13,6 +13,7 @@ from PIL import Image
 
 from lingshu.models.chat_template import IMAGE_PLACEHOLDER
 from lingshu.models.positions import mrope_positions
+from lingshu.prompts import render_messages
 from lingshu.schema import IMAGE_TOKEN, Sample
 
 IGNORE = -100
@@ -73,7 +74,7 @@ class SFTCollator:
         self.dropped_too_long = 0
 
     def encode(self, sample: Sample) -> dict | None:
-        text = render_chat(self.processor.tokenizer, sample.messages)
+        text = render_chat(self.processor.tokenizer, render_messages(sample))
         images = [decode_image(b) for b in sample.images] or None
         enc = self.processor(text=[text], images=images, return_tensors="pt")
         ids = enc["input_ids"][0]

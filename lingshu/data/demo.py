@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from lingshu.prompts import MCQ_INSTRUCTION, mcq_prompt, question_prompt
-from lingshu.schema import LETTERS, THINK_ANSWER_INSTRUCTION, BenchmarkItem, Sample
+from lingshu.schema import LETTERS, BenchmarkItem, Sample
 
 MODALITIES = ("chest radiograph", "CT slice", "MRI slice", "histology patch")
 MCQ_OPTIONS = ["X-ray", "CT", "MRI", "Histopathology"]  # fixed order: the letter follows the modality
@@ -111,13 +110,11 @@ def report_text(lab: Labels) -> str:
 
 
 def _vqa(sid: str, img: bytes, lab: Labels, q: str, a: str, answer_type: str, kind: str = "vqa",
-         options: list[str] | None = None, meta: dict | None = None, prompt: str | None = None) -> Sample:
-    """A one-image question whose user turn is exactly what the evaluation will ask (MedEvalKit prompts)."""
-    if prompt is None:
-        prompt = question_prompt(q, answer_type, a, options)
-    sep = "" if prompt.startswith("\n") else "\n"
-    return Sample(id=sid, source="demo", kind=kind, images=[img],
-                  messages=[{"role": "user", "content": f"<image>{sep}{prompt}"}, {"role": "assistant", "content": a}],
+         options: list[str] | None = None, meta: dict | None = None, template: str = "question") -> Sample:
+    """A one-image structured question; rendered with the "question" template, its user turn is
+    exactly what the evaluation will ask (MedEvalKit prompts)."""
+    return Sample(id=sid, source="demo", kind=kind, images=[img], template=template,
+                  messages=[{"role": "user", "content": q}, {"role": "assistant", "content": a}],
                   answer=a, options=options, answer_type=answer_type, modality=MODALITIES[lab.modality],
                   meta={**(meta or {}), "question": q})
 
@@ -160,10 +157,8 @@ def reasoning_sample(sid: str, img: bytes, lab: Labels, index: int, meta: dict) 
         q, a, answer_type = YESNO_PROMPT, "yes" if lab.lesion else "no", "closed"
     think = f"The image looks like a {MODALITIES[lab.modality]}. " + (
         f"There is a {lab.size} lesion on the {lab.side} side." if lab.lesion else "No focal lesion is visible.")
-    prompt = (mcq_prompt(q, options).replace(MCQ_INSTRUCTION, THINK_ANSWER_INSTRUCTION) if options
-              else f"{q}\n{THINK_ANSWER_INSTRUCTION}")
     s = _vqa(sid, img, lab, q, f"<think>{think}</think><answer>{a}</answer>", answer_type, kind="reasoning",
-             options=options, meta=meta, prompt=prompt)
+             options=options, meta=meta, template="think_answer")
     s.answer = a  # the verifiable answer; the assistant turn carries the reasoning
     return s
 
@@ -210,10 +205,8 @@ def text_mcqs(seed: int, split: str, n: int) -> list[Sample]:
         rng.shuffle(opts)
         pos = i % 4
         opts.insert(pos, a)
-        prompt = mcq_prompt(stem, opts)
-        out.append(Sample(id=f"demo-{split}-text-{i:05d}", source="demo", kind="mcq",
-                          messages=[{"role": "user", "content": prompt.lstrip("\n")},
-                                    {"role": "assistant", "content": LETTERS[pos]}],
+        out.append(Sample(id=f"demo-{split}-text-{i:05d}", source="demo", kind="mcq", template="question",
+                          messages=[{"role": "user", "content": stem}, {"role": "assistant", "content": LETTERS[pos]}],
                           answer=LETTERS[pos], options=opts, answer_type="mcq", meta={"split": split}))
     return out
 

@@ -5,21 +5,14 @@ and a prompt that asks for the <think>/<answer> layout."""
 from __future__ import annotations
 
 import random
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable
 
 from lingshu.data.mixture import MixtureEntry
-from lingshu.evaluation.prompts import build_request
-from lingshu.prompts import CLOSED_INSTRUCTION, MCQ_INSTRUCTION, OPEN_INSTRUCTION, YES_NO_INSTRUCTION
+from lingshu.prompts import render_messages
 from lingshu.schema import IMAGE_TOKEN, LETTERS, THINK_ANSWER_INSTRUCTION, BenchmarkItem, Sample, stable_id
 from lingshu.text import normalize_answer
-
-# Evaluation's answer-format instructions give way to the <think>/<answer> instruction.
-INSTRUCTIONS = re.compile("\n?(?:" + "|".join(re.escape(i) for i in (MCQ_INSTRUCTION, YES_NO_INSTRUCTION, CLOSED_INSTRUCTION,
-                                                                  OPEN_INSTRUCTION)) + ")\\s*$")
-OPTION_LINE = re.compile(r"^\s*(?:Options:\s*)?[A-J][.)]\s.*$", re.M)
 
 
 @dataclass
@@ -48,25 +41,28 @@ def question_type(s: Sample) -> str:
 
 
 def to_open(s: Sample, max_words: int) -> Sample | None:
-    """An MCQ whose correct option is a short phrase, asked without options (paper rule)."""
+    """A structured MCQ whose correct option is a short phrase, asked as an open question whose
+    answer is that option's text (paper rule). A free-form MCQ has no structure to rewrite."""
     letter = (s.answer or "").strip().upper()
-    if not s.options or letter not in LETTERS[: len(s.options)]:
+    if s.template is None or not s.options or letter not in LETTERS[: len(s.options)]:
         return None
     text = s.options[LETTERS.index(letter)].strip()
     if len(text.split()) > max_words:
         return None
-    user = s.messages[0]["content"]
-    stem = OPTION_LINE.sub("", INSTRUCTIONS.sub("", user)).replace("Question: ", "", 1).strip()
     return Sample(id=s.id + "-open", source=s.source, kind="vqa", images=s.images, answer=text, answer_type="open",
-                  modality=s.modality, messages=[{"role": "user", "content": stem}],
+                  modality=s.modality, context=s.context, template=s.template, messages=s.messages[:1],
                   meta={**s.meta, "rewritten_from": "mcq"})
 
 
 def as_prompt(s: Sample) -> Sample:
-    """The sample's question (its first user turn) plus the format instruction; no assistant turn."""
-    user = INSTRUCTIONS.sub("", s.messages[0]["content"]).rstrip()
-    if THINK_ANSWER_INSTRUCTION not in user:
-        user = f"{user}\n{THINK_ANSWER_INSTRUCTION}"
+    """The sample's question asking for the <think>/<answer> layout, rendered (a structured question)
+    or its first user turn with that instruction added (free-form); no assistant turn."""
+    if s.template is not None:
+        user = render_messages(s, "think_answer")[0]["content"]
+    else:
+        user = s.messages[0]["content"].rstrip()
+        if THINK_ANSWER_INSTRUCTION not in user:
+            user = f"{user}\n{THINK_ANSWER_INSTRUCTION}"
     if s.images and IMAGE_TOKEN not in user:
         raise ValueError(f"sample {s.id}: images without <image> placeholders in the first user turn")
     return Sample(id=s.id, source=s.source, kind=s.kind, images=s.images, answer=s.answer, options=s.options,
@@ -75,12 +71,13 @@ def as_prompt(s: Sample) -> Sample:
 
 
 def item_to_sample(item: BenchmarkItem) -> Sample:
-    """A benchmark question as a Sample carrying the evaluation's own prompt."""
-    req = build_request(item)
+    """A benchmark question as a structured Sample with its first image (as evaluation asks it)."""
     kind = "mcq" if item.answer_type == "mcq" else "vqa"
-    return Sample(id=item.id, source=item.benchmark, kind=kind, images=req.images, messages=req.messages,
+    return Sample(id=item.id, source=item.benchmark, kind=kind, images=list(item.images[:1]),
+                  messages=[{"role": "user", "content": item.question}],
                   answer=item.answer_letter or item.answer if item.answer_type == "mcq" else item.answer,
-                  options=item.options, answer_type=item.answer_type, modality=item.categories.get("modality"))
+                  options=item.options, answer_type=item.answer_type, context=item.context, template="question",
+                  modality=item.categories.get("modality"))
 
 
 def heldout_from_benchmark(items: Iterable[BenchmarkItem], cfg: RLData, seed: int) -> list[Sample]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from lingshu.prompts import render_messages, rendered_question
 from lingshu.schema import LETTERS, THINK_ANSWER_INSTRUCTION, Sample
 from lingshu.synthesis.base import Output
 from lingshu.synthesis.generation import Drop, Job, Retry, fill, parse_json_object
@@ -55,7 +56,7 @@ class CoTDistill(PromptedSynthesizer):
 
     def process(self, batch: list[Sample]) -> Iterator[Output]:
         variant = {s.id: "mcq" if s.answer_type == "mcq" else "open" for s in batch}
-        jobs = [Job(self.request(self.prompt(variant[s.id], question=s.question, answer=reference_answer(s)), s.images),
+        jobs = [Job(self.request(self.prompt(variant[s.id], question=rendered_question(s), answer=reference_answer(s)), s.images),
                     self.prompts[variant[s.id]], parse_reasoning) for s in batch]
         drafts = self.generator.run(jobs)
         survivors = []
@@ -65,7 +66,7 @@ class CoTDistill(PromptedSynthesizer):
             else:
                 yield self.reject(s, d.error, d.raw)
         checks = self.generator.run([
-            Job(self.request(self.prompt("verify", question=s.question, answer=reference_answer(s),
+            Job(self.request(self.prompt("verify", question=rendered_question(s), answer=reference_answer(s),
                                          reasoning=d.value["reasoning"], model_answer=d.value["answer"])),
                 self.prompts["verify"], parse_verdict) for s, d in survivors])
         for (s, d), check in zip(survivors, checks):
@@ -73,8 +74,9 @@ class CoTDistill(PromptedSynthesizer):
                 yield self.reject(s, check.error, check.raw)
                 continue
             response = fill(self.response_format, reasoning=d.value["reasoning"], answer=s.answer)
-            first_reply = next((i for i, m in enumerate(s.messages) if m["role"] == "assistant"), len(s.messages))
-            user = [dict(m) for m in s.messages[:first_reply]]
+            asked = render_messages(s)  # the distilled sample keeps the question as it was asked
+            first_reply = next((i for i, m in enumerate(asked) if m["role"] == "assistant"), len(asked))
+            user = [dict(m) for m in asked[:first_reply]]
             if self.instruction:
                 user[-1]["content"] = f"{user[-1]['content']}\n{self.instruction}"
             yield Sample(id=f"{s.id}-cot", source=s.source, kind="reasoning", images=list(s.images),

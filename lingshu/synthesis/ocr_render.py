@@ -14,6 +14,7 @@ from typing import Iterator, Sequence
 from PIL import Image, ImageDraw, ImageFont
 
 from lingshu.data.demo import encode
+from lingshu.prompts import rendered_question
 from lingshu.schema import LETTERS, Sample
 from lingshu.synthesis.base import Output
 from lingshu.synthesis.cot_distill import parse_reasoning, reference_answer
@@ -99,7 +100,7 @@ class OCRRender(PromptedSynthesizer):
 
     def question_text(self, s: Sample) -> str:
         """The question as printed on the exam: answer-format instructions meant for a model are dropped."""
-        return "\n".join(line for line in s.question.splitlines() if line.strip() not in self.strip_lines).strip()
+        return "\n".join(line for line in rendered_question(s).splitlines() if line.strip() not in self.strip_lines).strip()
 
     def process(self, batch: list[Sample]) -> Iterator[Output]:
         questions = [self.question_text(s) for s in batch]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 from typing import Iterator
 
-from lingshu.prompts import mcq_prompt
 from lingshu.schema import LETTERS, Sample, stable_id
 from lingshu.synthesis.base import Output
 from lingshu.synthesis.generation import Drop, Job, Retry, parse_json_object
@@ -62,12 +61,15 @@ class SelfInstructVQA(PromptedSynthesizer):
             pos = rng.randrange(len(distractors) + 1)
             options = distractors[:pos] + [answer] + distractors[pos:]
             meta = self.meta(["generate"], [s], answer_text=answer)
-            yield self._sample(s, f"{s.id}-sivqa-mcq", mcq_prompt(question, options).lstrip("\n"), LETTERS[pos], meta,
+            yield self._sample(s, f"{s.id}-sivqa-mcq", question, LETTERS[pos], meta, structured=True,
                                kind="mcq", answer_type="mcq", options=options)
             if self.open_ended:
                 yield self._sample(s, f"{s.id}-sivqa-open", question, answer, meta, kind="vqa", answer_type="open")
 
-    def _sample(self, s: Sample, sid: str, question: str, answer: str, meta: dict, **fields) -> Sample:
+    def _sample(self, s: Sample, sid: str, question: str, answer: str, meta: dict, structured: bool = False,
+                **fields) -> Sample:
+        """A structured question (its prompt rendered at use) or a plain one asked as written."""
         return Sample(id=sid, source=s.source, images=s.images[:1], modality=s.modality, answer=answer,
-                      messages=[{"role": "user", "content": f"<image>\n{question}"},
+                      template="question" if structured else None,
+                      messages=[{"role": "user", "content": question if structured else f"<image>\n{question}"},
                                 {"role": "assistant", "content": answer}], meta=dict(meta), **fields)

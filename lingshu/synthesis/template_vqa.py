@@ -11,7 +11,6 @@ import random
 from collections import defaultdict
 from typing import Iterator, Mapping, Sequence
 
-from lingshu.prompts import mcq_prompt
 from lingshu.schema import LETTERS, Sample, stable_id
 from lingshu.synthesis.base import Output, Synthesizer
 from lingshu.synthesis.generation import fill
@@ -80,8 +79,8 @@ class TemplateVQA(Synthesizer):
             rng = random.Random(stable_id(self.seed, s.id, label_type))
             template = self.templates[label_type]
             options, pos = mcq_options(correct, values, self.num_options, rng)
-            yield self._sample(s, f"{s.id}-tvqa-{label_type}", mcq_prompt(template, options).lstrip("\n"), LETTERS[pos],
-                               template, label_type, kind="mcq", answer_type="mcq", options=options)
+            yield self._sample(s, f"{s.id}-tvqa-{label_type}", template, LETTERS[pos], template, label_type,
+                               structured=True, kind="mcq", answer_type="mcq", options=options)
             if label_type in self.yesno_templates:
                 yes = rng.random() < 0.5
                 asked = correct if yes else rng.choice(sorted(set(values) - {correct}))
@@ -90,9 +89,11 @@ class TemplateVQA(Synthesizer):
                                    "yes" if yes else "no", template, label_type, kind="vqa", answer_type="closed")
 
     def _sample(self, s: Sample, sid: str, question: str, answer: str, template: str, label_type: str,
-                **fields) -> Sample:
+                structured: bool = False, **fields) -> Sample:
+        """A structured question (its prompt rendered at use) or a plain one asked as written."""
         return Sample(id=sid, source=s.source, images=[s.images[0]], modality=s.modality, answer=answer,
-                      messages=[{"role": "user", "content": f"<image>\n{question}"},
+                      template="question" if structured else None,
+                      messages=[{"role": "user", "content": question if structured else f"<image>\n{question}"},
                                 {"role": "assistant", "content": answer}],
                       meta=provenance(self.name, "rule", template, [s], label_type=label_type, seed=self.seed),
                       **fields)

@@ -21,7 +21,7 @@ from lingshu.data.sources.text import InstructionJsonlSource, MedMCQASource, Med
 from lingshu.data.sources.vqa import PMCVQASource, SLAKESource, VQARADSource
 from lingshu.data import demo
 from lingshu.evaluation.prompts import build_request
-from lingshu.prompts import REPORT_PROMPT
+from lingshu.prompts import REPORT_PROMPT, render_messages, rendered_question
 from lingshu.schema import BenchmarkItem
 
 from source_helpers import image_bytes
@@ -150,7 +150,8 @@ def test_parquet_hub_layout_with_image_struct_and_splits(tmp_path, write_image):
     samples, bad = split(list(src))
     s0, s1 = samples["path_vqa-train-00000-of-00001-0"], samples["path_vqa-train-00000-of-00001-1"]
     assert s0.images == [img] and s0.answer_type == "closed" and s0.meta["question"] == "is there a mass?"
-    assert s0.messages[0]["content"] == "<image>\nis there a mass?\nPlease output 'yes' or 'no'(no extra output)."
+    assert s0.template == "question" and s0.messages[0]["content"] == "is there a mass?"  # stored bare
+    assert render_messages(s0)[0]["content"] == "<image>\nis there a mass?\nPlease output 'yes' or 'no'(no extra output)."
     assert s1.images == [(tmp_path / "ds" / "rel.png").read_bytes()] and s1.answer_type == "open"
     assert list(bad.values())[0].field == "image" and len(samples) == 2
     assert len(list(ParquetSource(path=tmp_path / "ds", split="test"))) == 1
@@ -166,7 +167,7 @@ def test_parquet_caption_and_mcq_columns(tmp_path):
     assert c.kind == "caption" and c.images == [img] and c.caption == "Fundus photograph."
     (m,) = list(ParquetSource(path=tmp_path / "t.parquet", image_column="img", question_column="q",
                               answer_column="ans", options_column="opts"))
-    assert m.kind == "mcq" and m.answer == "B" and m.options == ["CT", "MRI"] and "A. CT\nB. MRI" in m.question
+    assert m.kind == "mcq" and m.answer == "B" and m.options == ["CT", "MRI"] and "A. CT\nB. MRI" in rendered_question(m)
 
 
 def vqa_rad_files(root: Path, write_image) -> None:
@@ -187,7 +188,7 @@ def test_vqa_rad_release(tmp_path, write_image):
     s1, s2 = samples["vqa_rad-1"], samples["vqa_rad-2"]
     assert s1.answer_type == "closed" and s1.answer == "Yes" and s1.meta["image_organ"] == "HEAD"
     assert s2.answer == "3" and s2.answer_type == "open" and s2.meta["question"] == "How many lesions?"
-    assert s2.messages[0]["content"] == "<image>\nHow many lesions?\nPlease answer the question concisely."
+    assert render_messages(s2)[0]["content"] == "<image>\nHow many lesions?\nPlease answer the question concisely."
     assert bad["vqa_rad-4"].field == "answer_type"
     (t,) = list(VQARADSource(path=tmp_path, split="test"))
     assert t.id == "vqa_rad-3" and t.meta["phrase_type"] == "test_freeform"
@@ -232,7 +233,7 @@ def test_pmc_vqa_train_and_test_csv(tmp_path, write_image):
     assert s.messages[1]["content"] == "B" and s.meta["question"] == "What modality is used?"
     item = BenchmarkItem(id="x", benchmark="pmc_vqa", question="What modality is used?", answer="B", answer_type="mcq",
                          options=s.options, images=s.images)
-    assert s.messages[0]["content"] == build_request(item).messages[0]["content"]  # trained as evaluated
+    assert render_messages(s)[0]["content"] == build_request(item).messages[0]["content"]  # trained as evaluated
     assert list(bad.values())[0].field == "Answer_label"
     (t,) = list(PMCVQASource(path=tmp_path, split="test"))
     assert t.id == "pmc_vqa-17" and t.answer == "C" and t.options[0] == "X-ray" and t.meta["caption"] == "Fig 2."
@@ -286,7 +287,7 @@ def test_medqa_medmcqa_pubmedqa_instruction(tmp_path):
         "meta_info": "step1", "answer_idx": "D"}) + "\n")
     (s,) = list(MedQASource(path=tmp_path / "medqa", split="train"))
     assert s.kind == "mcq" and s.options[3] == "Nitrofurantoin" and s.answer == "D" and s.images == []
-    assert "E. TMP" in s.question and s.meta["meta_info"] == "step1"
+    assert "E. TMP" in rendered_question(s) and s.meta["meta_info"] == "step1"
 
     mc = [{"question": "Which vitamin?", "exp": "Because.", "cop": 3, "opa": "A1", "opb": "B1", "opc": "C1",
            "opd": "D1", "subject_name": "Biochemistry", "topic_name": None, "id": "e9ad", "choice_type": "single"},
@@ -303,7 +304,8 @@ def test_medqa_medmcqa_pubmedqa_instruction(tmp_path):
         "LABELS": ["BACKGROUND", "RESULTS"], "final_decision": "yes", "LONG_ANSWER": "Yes, they do.", "YEAR": "2011"}}))
     (p,) = list(PubMedQASource(path=tmp_path / "ori_pqal.json"))
     assert p.id == "pubmedqa-21645374" and p.options == ["yes", "no", "maybe"] and p.answer == "A"
-    assert p.messages[0]["content"].startswith("Question: Background one.\nResults two.\nDo mitochondria play a role?\n"
+    assert p.context == "Background one.\nResults two." and p.messages[0]["content"] == "Do mitochondria play a role?"
+    assert render_messages(p)[0]["content"].startswith("Question: Background one.\nResults two.\nDo mitochondria play a role?\n"
                                                "Options: \nA. yes\nB. no\nC. maybe\nAnswer with the option's letter")
 
     (tmp_path / "alpacare.jsonl").write_text(json.dumps({"instruction": "Explain.", "input": "Asthma", "output": "..."})

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from lingshu.prompts import question_prompt
-from lingshu.schema import IMAGE_TOKEN, Sample
+from lingshu import prompts
+from lingshu.schema import Sample
 
 SOURCE_KINDS = ("caption", "instruction")
 # Size limits, each checked before the bytes are read (all overridable per source):
@@ -102,12 +102,10 @@ def get_text(record: Any, field: str, required: bool = True, default: str = "") 
 
 def with_placeholders(text: str, n_images: int) -> str:
     """Prepend `<image>` lines when a record has images but its text carries no placeholders."""
-    have = text.count(IMAGE_TOKEN)
-    if have == n_images:
-        return text
-    if have == 0:  # the layout evaluation requests use: all placeholders, a newline, the text
-        return IMAGE_TOKEN * n_images + "\n" + text
-    raise SourceError(f"{have} {IMAGE_TOKEN} placeholders for {n_images} images", "image")
+    try:
+        return prompts.with_placeholders(text, n_images)
+    except ValueError as e:
+        raise SourceError(str(e), "image") from None
 
 
 def chat(question: str, answer: str, n_images: int = 0) -> list[dict[str, str]]:
@@ -115,15 +113,18 @@ def chat(question: str, answer: str, n_images: int = 0) -> list[dict[str, str]]:
             {"role": "assistant", "content": answer}]
 
 
-def qa_turns(question: str, answer: str, answer_type: str, n_images: int = 0, options: list[str] | None = None,
-             context: str | None = None) -> list[dict[str, str]]:
-    """A QA record's turns with the user turn exactly as evaluation asks it (the MedEvalKit prompt
-    for its answer type), so training and evaluation see one format. The raw question goes to
-    `meta["question"]` (decontamination compares that)."""
-    prompt = question_prompt(question, answer_type, answer, options, context)
-    if prompt.startswith("\n"):  # MCQ prompts open with a newline of their own
-        prompt = prompt[1:]
-    return chat(prompt, answer, n_images)
+def qa_sample(id: str, source: str, kind: str, question: str, answer: str, answer_type: str,
+              images: list[bytes] | None = None, options: list[str] | None = None, context: str | None = None,
+              **fields: Any) -> Sample:
+    """A structured question: the bare question (placeholders only where the record placed them)
+    and its answer as turns, options, context and answer type as fields. Its user turn is rendered
+    at use (`lingshu.prompts.render_messages`), as evaluation asks it."""
+    images = list(images or [])
+    with_placeholders(question, len(images))  # a record with some but not all placeholders is bad
+    return Sample(id=id, source=source, kind=kind, images=images, answer=answer, answer_type=answer_type,
+                  options=options, context=context, template="question",
+                  messages=[{"role": "user", "content": question}, {"role": "assistant", "content": answer}],
+                  **fields)
 
 
 class Source:
@@ -186,9 +187,9 @@ class Source:
         return (rec for _, _, rec in self.records())
 
     def check_text(self, sample: Sample) -> None:
-        """Each turn's text must be encodable (a JSON `\\udcff` escape decodes to a lone surrogate,
-        which no shard can hold) and within `max_text_bytes`."""
-        for i, turn in enumerate(sample.messages):
+        """Each turn's text, as rendered, must be encodable (a JSON `\\udcff` escape decodes to a lone
+        surrogate, which no shard can hold) and within `max_text_bytes`."""
+        for i, turn in enumerate(prompts.render_messages(sample)):
             try:
                 n = len(turn["content"].encode("utf-8"))
             except UnicodeEncodeError as e:

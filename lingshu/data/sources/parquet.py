@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import pyarrow.parquet as pq
 
-from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, get_text, qa_turns
+from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, get_text, qa_sample
 from lingshu.data.sources.captions import CAPTION_PROMPT
 from lingshu.schema import LETTERS, Sample
 
@@ -91,12 +91,9 @@ class ParquetSource(Source):
                 if answer not in options:
                     raise SourceError(f"answer {answer!r} is not an option letter or text", self.answer_column)
                 answer = LETTERS[options.index(answer)]
-            return [Sample(id=sid, source=self.name, kind="mcq", images=images, options=options, answer=answer,
-                           answer_type="mcq", messages=qa_turns(question, answer, "mcq", len(images), options),
-                           meta=meta)]
+            return [qa_sample(sid, self.name, "mcq", question, answer, "mcq", images, options, meta=meta)]
         atype = self.answer_type
         if atype == "auto":
             atype = "closed" if answer.lower() in CLOSED_ANSWERS else "open"
-        return [Sample(id=sid, source=self.name, kind=self.sample_kind("vqa" if images else "text"), images=images,
-                       messages=qa_turns(question, answer, atype, len(images)), answer=answer, answer_type=atype,
-                       meta=meta)]
+        return [qa_sample(sid, self.name, self.sample_kind("vqa" if images else "text"), question, answer, atype,
+                          images, meta=meta)]

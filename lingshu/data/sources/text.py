@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, get_text, qa_turns
+from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, get_text, qa_sample
 from lingshu.data.sources.records import read_records
 from lingshu.schema import LETTERS, Sample
 
@@ -31,9 +31,8 @@ class _RecordsSource(Source):
 
     def mcq(self, row: Row, question: str, options: list[str], letter: str, context: str | None = None,
             **meta: Any) -> Sample:
-        return Sample(id=self.sample_id(row), source=self.name, kind="mcq", options=options, answer=letter,
-                      answer_type="mcq", messages=qa_turns(question, letter, "mcq", 0, options, context),
-                      meta=self.provenance(row, question=question, **meta))
+        return qa_sample(self.sample_id(row), self.name, "mcq", question, letter, "mcq", options=options,
+                         context=context, meta=self.provenance(row, question=question, **meta))
 
 
 class MedQASource(_RecordsSource):

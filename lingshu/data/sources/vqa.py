@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from lingshu.data.sources.base import Row, Source, SourceError, check_path, get, get_text, qa_turns
+from lingshu.data.sources.base import Row, Source, SourceError, check_path, get, get_text, qa_sample
 from lingshu.data.sources.records import read_csv, read_records
 from lingshu.schema import LETTERS, Sample
 
@@ -66,9 +66,8 @@ class VQARADSource(Source):
         meta = self.provenance(row, question=question, image_name=rec.get("image_name"),
                                question_type=rec.get("question_type"), image_organ=rec.get("image_organ"),
                                phrase_type=rec.get("phrase_type"))
-        return [Sample(id=self.sample_id(row), source=self.name, kind="vqa", images=[image],
-                       messages=qa_turns(question, answer, atype, 1), answer=answer, answer_type=atype,
-                       modality="radiology", meta=meta)]
+        return [qa_sample(self.sample_id(row), self.name, "vqa", question, answer, atype, [image],
+                          modality="radiology", meta=meta)]
 
 
 class SLAKESource(Source):
@@ -102,9 +101,8 @@ class SLAKESource(Source):
         meta = self.provenance(row, question=question, img_id=rec.get("img_id"), img_name=rec.get("img_name"),
                                q_lang=rec.get("q_lang"), location=rec.get("location"),
                                content_type=rec.get("content_type"))
-        return [Sample(id=self.sample_id(row), source=self.name, kind="vqa", images=[image],
-                       messages=qa_turns(question, answer, atype, 1), answer=answer, answer_type=atype,
-                       modality=rec.get("modality"), meta=meta)]
+        return [qa_sample(self.sample_id(row), self.name, "vqa", question, answer, atype, [image],
+                          modality=rec.get("modality"), meta=meta)]
 
 
 _LETTER_PREFIX = re.compile(r"^\s*([A-Da-d])\s*[:.：)]\s*")
@@ -151,7 +149,6 @@ class PMCVQASource(Source):
             raise SourceError(f"answer {answer!r} matches no choice", "Answer_label")
         image = self.image_bytes(str(get(rec, "Figure_path")), "Figure_path")
         question = get_text(rec, "Question")
-        return [Sample(id=self.sample_id(row), source=self.name, kind="mcq", images=[image], options=options,
-                       answer=letter, answer_type="mcq", messages=qa_turns(question, letter, "mcq", 1, options),
-                       meta=self.provenance(row, question=question, figure=rec.get("Figure_path"),
-                                            caption=rec.get("Caption") or None))]
+        return [qa_sample(self.sample_id(row), self.name, "mcq", question, letter, "mcq", [image], options,
+                          meta=self.provenance(row, question=question, figure=rec.get("Figure_path"),
+                                               caption=rec.get("Caption") or None))]
