@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lingshu.curation.runner import curate
 from lingshu.curation.work import WorkRecord
-from lingshu.io import dumps
+from lingshu.io import dumps, write_json
 
 
 def compose(run_dir: Path, num_images: int):
@@ -61,7 +61,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--num-images", type=int, default=400)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=Path("perf/results/curation_records.json"))
     args = ap.parse_args()
     from lingshu.tasks.curate import make_curation
 
@@ -89,10 +89,9 @@ def main() -> None:
               "bytes": size, "bytes_ratio": round(size["readable"] / size["compact"], 3),
               "seconds": {k: round(v, 4) for k, v in secs.items()},
               "extra_s_vs_curation": round(extra_s / curation_s, 4)}
-    print(json.dumps(result, indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(args.out, result)
+    print(json.dumps(result, indent=2), f"\nwrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -29,15 +29,17 @@ def progress_bar(enabled: bool = True) -> Iterator:
         yield lambda n: bar.advance(task, n)
 
 
-def summary_table(counts: dict[str, dict]) -> Table:
-    """One block per source: its totals, then what each op dropped or quarantined."""
+def summary_table(counts: dict[str, dict], chain: Sequence[str] = ()) -> Table:
+    """One block per source: its totals, then what each op dropped or quarantined (in `chain`
+    order; a manifest read back lists its ops alphabetically)."""
     table = Table(title="curation summary")
     for col in ("source", "step", "read", "kept", "dropped", "quarantined"):
         table.add_column(col, justify="left" if col in ("source", "step") else "right")
     for name, c in counts.items():
         table.add_row(name, "all", f"{c['read']:,}", f"{c['kept']:,}", f"{sum(c['dropped'].values()):,}",
                       f"{c['quarantined']:,}", end_section=False)
-        ops = list(dict.fromkeys([*c["dropped"], *c["quarantined_by"]]))
+        seen = {*c["dropped"], *c["quarantined_by"]}
+        ops = list(dict.fromkeys([*(op for op in chain if op in seen), *c["dropped"], *c["quarantined_by"]]))
         for i, op in enumerate(ops):
             table.add_row("", op, "", "", f"{c['dropped'].get(op, 0):,}", f"{c['quarantined_by'].get(op, 0):,}",
                           end_section=i == len(ops) - 1)
@@ -47,7 +49,7 @@ def summary_table(counts: dict[str, dict]) -> Table:
 def print_summary(counts: dict[str, dict], ops: Sequence = ()) -> None:
     """The table, then what ops that have one say about their settings (e.g. MinHash's S-curve)."""
     console = Console()
-    console.print(summary_table(counts))
+    console.print(summary_table(counts, [op.name for op in ops]))
     for op in ops:
         if hasattr(op, "describe"):
             console.print(op.describe(), highlight=False)

@@ -67,6 +67,9 @@ class SFTModule(L.LightningModule):
         if stage.lora_modules:  # in place: the caller's model carries the adapters (merge_lora before export)
             add_lora(model, stage.lora, stage.lora_modules)
         apply_freezing(model, stage)
+        # from_pretrained returns a model in eval mode, and Lightning keeps modes as it finds them:
+        # without this, gradient checkpointing (active only in training mode) would be silently off.
+        model.train()
         self._window_count = 0.0  # loss denominators (target tokens or samples) of this accumulation window
         # The logged loss: the optimizer step's mean over every micro-batch on every rank (synced).
         self.running = RunningMeans(means=["train/loss"], sums=["train/target_tokens"])
