@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
@@ -9,6 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
+
+from lingshu.logs import PROGRESS_DELAY_S
 
 
 class RateColumn(ProgressColumn):
@@ -18,15 +21,26 @@ class RateColumn(ProgressColumn):
 
 @contextmanager
 def progress_bar(enabled: bool = True) -> Iterator:
-    """Yields `advance(n)` (a no-op when disabled). The bar clears itself when done: the summary
-    table that follows holds the counts."""
+    """Yields `advance(n)` (None when disabled). The bar appears once curation has run for
+    PROGRESS_DELAY_S, and clears itself when done: the summary table that follows holds the counts."""
     if not enabled:
         yield None
         return
-    with Progress(SpinnerColumn(), TextColumn("curating"), BarColumn(), TextColumn("{task.completed:,} samples"),
-                  RateColumn(), TimeElapsedColumn(), transient=True) as bar:
-        task = bar.add_task("curate", total=None)
-        yield lambda n: bar.advance(task, n)
+    bar = Progress(SpinnerColumn(), TextColumn("curating"), BarColumn(), TextColumn("{task.completed:,} samples"),
+                   RateColumn(), TimeElapsedColumn(), transient=True)
+    task = bar.add_task("curate", total=None)
+    start = time.monotonic()
+
+    def advance(n: int) -> None:
+        bar.advance(task, n)
+        if not bar.live.is_started and time.monotonic() - start >= PROGRESS_DELAY_S:
+            bar.start()
+
+    try:
+        yield advance
+    finally:
+        if bar.live.is_started:
+            bar.stop()
 
 
 def summary_table(counts: dict[str, dict], chain: Sequence[str] = ()) -> Table:
