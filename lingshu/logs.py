@@ -8,13 +8,13 @@ import warnings
 
 # A progress bar appears only once work has run this long: sub-second steps print nothing.
 PROGRESS_DELAY_S = 2.0
-# Lightning advertises its cloud products on every fit; these lines say nothing about the run.
-ADVERTS = ("💡 Tip:",)
+# Lines Lightning prints on every fit that say nothing about a lingshu run: an advert for its cloud
+# products, and accelerators lingshu does not use (the GPU line stays).
+NOT_ABOUT_THE_RUN = ("💡 Tip:", "TPU available:", "HPU available:")
 
 # Warnings raised inside third-party code that a lingshu user cannot act on.
 THIRD_PARTY_WARNINGS = (
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",  # Lightning's pytree helper on torch >= 2.10
-    r"Found \d+ module\(s\) in eval mode",  # frozen towers are kept in eval mode on purpose
 )
 
 
@@ -30,9 +30,9 @@ class _ConsoleFormat(logging.Formatter):
         return (self.loud if record.levelno >= logging.WARNING else super()).format(record)
 
 
-class _DropAdverts(logging.Filter):
+class _DropNotAboutTheRun(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(ADVERTS)
+        return not str(record.msg).startswith(NOT_ABOUT_THE_RUN)
 
 
 def quiet() -> None:
@@ -54,7 +54,7 @@ def quiet() -> None:
                     logger.removeHandler(handler)
             logger.propagate = True
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
-        logging.getLogger(name).addFilter(_DropAdverts())
+        logging.getLogger(name).addFilter(_DropNotAboutTheRun())
     for message in THIRD_PARTY_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
     from transformers.utils import logging as hf_logging

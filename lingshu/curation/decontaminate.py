@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from lingshu.curation.dedup import HammingTable, normalized_words
-from lingshu.curation.ops import Op, Verdict, phash_bytes, phashes, stats
+from lingshu.curation.ops import Facts, Op, Verdict, phash_bytes, phashes, stats
 from lingshu.data.sources.base import Quarantine
 from lingshu.schema import Sample
 
@@ -74,12 +74,12 @@ class Decontaminate(Op):
                     for g in self.grams_of(question):
                         self.grams.setdefault(g, ref_id)
 
-    def __call__(self, sample: Sample, ctx: dict) -> Verdict | None:
+    def __call__(self, sample: Sample, facts: Facts) -> Verdict | None:
         self.setup()
         if not self.refs:  # nothing selected to check against
             return None
         if self.check_images and sample.images:
-            hit = self.image_index.find(phashes(sample, ctx), lambda s: True)
+            hit = self.image_index.find(phashes(sample, facts), lambda s: True)
             if hit is not None:
                 stats(sample)["contamination"] = hit[0]
                 return Verdict("drop", f"image matches benchmark item {hit[0]}", {"match": hit[0], **hit[2]})

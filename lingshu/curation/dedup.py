@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from datasketch import MinHash
 
-from lingshu.curation.ops import Op, Verdict, phashes, stats
+from lingshu.curation.ops import Facts, Op, Verdict, phashes, stats
 from lingshu.prompts import render_messages
 from lingshu.schema import IMAGE_TOKEN, Sample
 
@@ -42,7 +42,7 @@ class DedupOp(Op):
             raise ValueError(f"curation op {self.name}: scope must be in {SCOPES}, keep in {KEEP}")
         self.scope, self.keep = scope, keep
 
-    def signature(self, sample: Sample, ctx: dict) -> Any:
+    def signature(self, sample: Sample, facts: Facts) -> Any:
         raise NotImplementedError
 
     def new_table(self) -> "Table":
@@ -214,8 +214,8 @@ class PhashDedup(DedupOp):
             raise ValueError(f"curation op {self.name}: granularity must be sample or image")
         self.threshold, self.granularity = threshold, granularity
 
-    def signature(self, sample: Sample, ctx: dict) -> list[int] | None:
-        return phashes(sample, ctx) or None
+    def signature(self, sample: Sample, facts: Facts) -> list[int] | None:
+        return phashes(sample, facts) or None
 
     def new_table(self) -> Table:
         return HammingTable(self.threshold, self.granularity)
@@ -335,7 +335,7 @@ class MinHashDedup(DedupOp):
             h += w[k:k + m] * self._weights[k]
         return np.unique((h >> np.uint64(32)).astype(np.uint32))
 
-    def signature(self, sample: Sample, ctx: dict) -> str | None:
+    def signature(self, sample: Sample, facts: Facts) -> str | None:
         words = normalized_words(sample_text(sample))
         if not words:
             return None
@@ -382,7 +382,7 @@ class DictTable(Table):
 class ExactDedup(DedupOp):
     """Exact duplicates: the same normalised text and the same image bytes."""
 
-    def signature(self, sample: Sample, ctx: dict) -> str:
+    def signature(self, sample: Sample, facts: Facts) -> str:
         h = hashlib.sha1(" ".join(normalized_words(sample_text(sample))).encode())
         for img in sample.images:
             h.update(hashlib.sha1(img).digest())

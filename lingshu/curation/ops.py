@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -55,11 +55,11 @@ class Op:
     def setup(self) -> None:
         """One-time heavy work (tokenizer, benchmark index), run before worker processes fork."""
 
-    def __call__(self, sample: Sample, ctx: dict) -> Verdict | None:
+    def __call__(self, sample: Sample, facts: Facts) -> Verdict | None:
         raise NotImplementedError
 
 
-# -- shared image helpers (ctx caches decoded images and hashes for the ops after) ---------------
+# -- shared image helpers (a record's Facts carry decodes and hashes to the ops after) ----------
 def open_image(data: bytes, max_pixels: int | None, draft_size: int | None) -> tuple[Image.Image, tuple[int, int]]:
     """Decode fully (so truncation is caught), at reduced JPEG scale when `draft_size` allows."""
     if not data:
@@ -86,42 +86,57 @@ def phash_bytes(data: bytes) -> int:
     return phash_of(open_image(data, None, PHASH_DRAFT)[0])
 
 
-class RecentImages:
-    """What is known about the last few distinct images (size, pHash, the decoded picture until it
-    is hashed). Datasets ask several questions about one image (SLAKE, VQA-RAD, the demo), so each
-    image is decoded and hashed once, not once per question."""
+@dataclass
+class ImageFacts:
+    size: tuple[int, int] | None = None  # (width, height), known once the image decoded cleanly
+    phash: int | None = None
+
+
+class ImageCache:
+    """Size and pHash of the last few distinct images. Datasets ask several questions about one image
+    (SLAKE, VQA-RAD, the demo), so each image is decoded and hashed once, not once per question.
+    One per pipeline (the runner makes it and every record's `Facts` points at it): two pipelines
+    in one process share nothing."""
 
     def __init__(self, capacity: int = 32):
-        self.capacity, self.facts = capacity, OrderedDict()
+        self.capacity = capacity
+        self.known: OrderedDict[tuple, ImageFacts] = OrderedDict()
 
-    def get(self, data: bytes) -> dict:
+    def get(self, data: bytes) -> ImageFacts:
         key = (len(data), hash(data))  # bytes cache their hash: cheap after the first look
-        facts = self.facts.get(key)
+        facts = self.known.get(key)
         if facts is None:
-            facts = self.facts[key] = {}
-            if len(self.facts) > self.capacity:
-                self.facts.popitem(last=False)
+            facts = self.known[key] = ImageFacts()
+            if len(self.known) > self.capacity:
+                self.known.popitem(last=False)
         else:
-            self.facts.move_to_end(key)
+            self.known.move_to_end(key)
         return facts
 
 
-RECENT = RecentImages()
+@dataclass
+class Facts:
+    """What the ops learn about one record, for the ops after them: the pictures the decode check
+    decoded (kept until hashed) and the pHashes. `images` remembers recently seen images."""
+
+    images: ImageCache = field(default_factory=ImageCache)
+    decoded: dict[int, Image.Image] = field(default_factory=dict)  # image index -> its reduced-scale decode
+    phash: list[int] | None = None
 
 
-def phashes(sample: Sample, ctx: dict) -> list[int]:
+def phashes(sample: Sample, facts: Facts) -> list[int]:
     """64-bit perceptual hashes of a sample's images (computed once per image)."""
-    if "phash" not in ctx:
+    if facts.phash is None:
         out = []
-        for data in sample.images:
-            facts = RECENT.get(data)
-            if "phash" not in facts:
-                img = facts.pop("image", None) or open_image(data, None, PHASH_DRAFT)[0]
-                facts["phash"] = phash_of(img)
-            out.append(facts["phash"])
-        ctx["phash"] = out
+        for i, data in enumerate(sample.images):
+            known = facts.images.get(data)
+            if known.phash is None:
+                img = facts.decoded.pop(i, None) or open_image(data, None, PHASH_DRAFT)[0]
+                known.phash = phash_of(img)
+            out.append(known.phash)
+        facts.phash = out
         stats(sample)["phash"] = [f"{h:016x}" for h in out]
-    return ctx["phash"]
+    return facts.phash
 
 
 class DecodeCheck(Op):
@@ -131,22 +146,22 @@ class DecodeCheck(Op):
         super().__init__(**kw)
         self.max_pixels, self.draft_size = max_pixels, draft_size
 
-    def __call__(self, sample: Sample, ctx: dict) -> Verdict | None:
+    def __call__(self, sample: Sample, facts: Facts) -> Verdict | None:
         sizes = []
         for i, data in enumerate(sample.images):
-            facts = RECENT.get(data)
+            known = facts.images.get(data)
             try:
-                if "size" in facts:  # decoded before: only the limit can still differ
-                    w, h = facts["size"]
+                if known.size is not None:  # decoded before: only the limit can still differ
+                    w, h = known.size
                     if self.max_pixels and w * h > self.max_pixels:
                         raise ValueError(f"{w}x{h} exceeds max_pixels {self.max_pixels} (decompression-bomb guard)")
                 else:
-                    img, facts["size"] = open_image(data, self.max_pixels, self.draft_size)
-                    if self.draft_size == PHASH_DRAFT and "phash" not in facts:
-                        facts["image"] = img  # the pHash op hashes this decode
+                    img, known.size = open_image(data, self.max_pixels, self.draft_size)
+                    if self.draft_size == PHASH_DRAFT and known.phash is None:
+                        facts.decoded[i] = img  # the pHash op hashes this decode
             except Exception as e:  # PIL raises many types for bad data
                 return Verdict("quarantine", f"image {i}: {type(e).__name__}: {e}", {"image": i})
-            sizes.append(list(facts["size"]))
+            sizes.append(list(known.size))
         stats(sample)["image_sizes"] = sizes
         return None
 
@@ -166,7 +181,7 @@ class MinSize(Op):
         super().__init__(**kw)
         self.min_side, self.max_aspect, self.max_pixels = min_side, max_aspect, max_pixels
 
-    def __call__(self, sample: Sample, ctx: dict) -> Verdict | None:
+    def __call__(self, sample: Sample, facts: Facts) -> Verdict | None:
         sizes = image_sizes(sample)
         if not sizes:
             return None
@@ -212,7 +227,7 @@ class TokenLength(Op):
         self.min_tokens, self.max_tokens = min_tokens, max_tokens
         self.count = load_token_counter(tokenizer, fallback, self.name)
 
-    def __call__(self, sample: Sample, ctx: dict) -> Verdict | None:
+    def __call__(self, sample: Sample, facts: Facts) -> Verdict | None:
         text = sample.caption if sample.kind == "caption" else next(
             (m["content"] for m in sample.messages if m["role"] == "assistant"), "")
         n = self.count(text or "")

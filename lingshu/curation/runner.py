@@ -2,9 +2,11 @@
 
 map (partition p of N, any machine): every source's rows with index % N == p go through the chain.
   Per-sample ops decide at once; dedup ops only compute signatures. Survivors go to staging tars,
-  and one line per record (order, verdict, signatures, provenance, where its tar bytes are) goes
-  to `records.jsonl`. A `DONE` marker, written last, makes the partition skippable on rerun; an
-  unmarked partition is redone from scratch, so a kill at any moment loses only that partition.
+  and one `WorkRecord` per record (order, decision, signatures, provenance, where its tar bytes
+  are; see work.py) goes to `records.jsonl`. A `DONE` marker, written last, makes the partition
+  skippable on rerun; an unmarked partition is redone from scratch, so a kill at any moment loses
+  only that partition. Ops pass what they learn about a record to the ops after them through its
+  `Facts`; the pipeline's `ImageCache` remembers recent images across records.
 merge (needs every partition): streams the records in a fixed global order, runs each dedup op in
   chain order over the signatures alone, then copies kept samples' tar bytes from staging into
   final shards (nothing is decoded), writes `rejects.jsonl`, and `manifest.json` last.
@@ -19,17 +21,18 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 from lingshu import io
-from lingshu.curation.ops import Op
+from lingshu.curation.ops import Facts, ImageCache, Op
+from lingshu.curation.work import SOURCE, Decision, Staged, WorkRecord
 from lingshu.io import atomic_open, dumps, read_jsonl, write_atomic
 from lingshu.data.shards import ShardWriter, shard_key
 from lingshu.data.sources.base import Quarantine, Source
 
-FORMAT_VERSION = 3  # bump when the meaning of work files changes (3: structured questions stored bare)
+FORMAT_VERSION = 3  # bump when the meaning of work files or shards changes (3: typed work records, bare questions)
 # Two samples of one source whose ids are equal, or equal once made shard keys (`a.b`, `a_b`), cannot
 # both live in the shards: the first in the global order is kept, later ones are dropped with this reason.
 DUPLICATE_ID = "duplicate_id"
@@ -50,6 +53,14 @@ class Curation:
     shard_max_bytes: int = 1 << 30
     keep_work: bool = False
     progress: Any = None  # callable(n) advancing a progress display, or None
+    images: ImageCache = field(default_factory=ImageCache)  # this pipeline's memo of recently seen images
+
+    def __post_init__(self) -> None:
+        names = [op.name for op in self.ops]
+        if len(set(names)) != len(names) or {SOURCE, DUPLICATE_ID} & set(names):
+            raise ValueError(f"curation ops need distinct names other than {SOURCE!r} and {DUPLICATE_ID!r}, "
+                             f"got {names}")
+        self.position = {SOURCE: -1, **{name: k for k, name in enumerate(names)}}  # op name -> chain position
 
     @property
     def work_dir(self) -> Path:
@@ -58,35 +69,32 @@ class Curation:
     def part_dir(self, p: int) -> Path:
         return self.work_dir / f"part-{p:05d}-of-{self.num_partitions:05d}"
 
-    def op_name(self, k: int) -> str:
-        return "source" if k < 0 else self.ops[k].name
-
 
 # -- map -------------------------------------------------------------------------------------------------
-def process(ops: list[Op], rec: Any) -> tuple[dict, Any]:
-    """One record through the chain: its work-file line, and the Sample when it survives."""
+def process(ops: list[Op], rec: Any, order: tuple[int, int], images: ImageCache) -> tuple[WorkRecord, Any]:
+    """One record through the chain: its work record, and the Sample when it survives."""
     if isinstance(rec, Quarantine):
-        return {"id": rec.id, "v": [-1, "quarantine", rec.reason, None], "f": rec.file, "r": rec.row,
-                "field": rec.field}, None
-    sample, ctx, sigs, verdict = rec, {}, {}, None
-    for k, op in enumerate(ops):
+        return WorkRecord(rec.id, order, rec.file, rec.row, rec.field,
+                          Decision(SOURCE, "quarantine", rec.reason)), None
+    sample, facts = rec, Facts(images)
+    work = WorkRecord(sample.id, order, sample.meta.get("file"), sample.meta.get("row"))
+    for op in ops:
         if not op.applies(sample):
             continue
         try:
             if op.dedup:
-                sig = op.signature(sample, ctx)
+                sig = op.signature(sample, facts)
                 if sig is not None:
-                    sigs[str(k)] = sig
+                    work.signatures[op.name] = sig
             else:
-                v = op(sample, ctx)
+                v = op(sample, facts)
                 if v is not None:
-                    verdict = [k, v.action, v.reason, v.statistic]
+                    work.decision = Decision.of(op.name, v)
                     break
         except Exception as e:  # an op failing on one sample quarantines it, with the error
-            verdict = [k, "quarantine", f"{type(e).__name__}: {e}", None]
+            work.decision = Decision(op.name, "quarantine", f"{type(e).__name__}: {e}")
             break
-    line = {"id": sample.id, "v": verdict, "s": sigs, "f": sample.meta.get("file"), "r": sample.meta.get("row")}
-    return line, (sample if verdict is None else None)
+    return work, (sample if work.decision is None else None)
 
 
 def map_partition(cur: Curation, p: int) -> bool:
@@ -102,14 +110,14 @@ def map_partition(cur: Curation, p: int) -> bool:
         with ShardWriter(sd, prefix="staging", max_count=cur.shard_max_count, max_bytes=cur.shard_max_bytes) as w, \
                 open(sd / "records.jsonl", "w", encoding="utf-8", errors=JSON_SURROGATES) as f:
             for index, sub, rec in src.records(p, cur.num_partitions):
-                line, sample = process(cur.ops, rec)
-                line["o"] = [index, sub]
+                work, sample = process(cur.ops, rec, (index, sub), cur.images)
                 if sample is not None:
                     try:
-                        line["t"] = [p, *w.write(sample)]  # partition, staging shard, offset, length
+                        work.staged = Staged(p, *w.write(sample))
                     except (UnicodeEncodeError, TypeError, ValueError) as e:  # e.g. a file name that is not UTF-8
-                        line["v"] = [-1, "quarantine", f"cannot be written to a shard: {type(e).__name__}: {e}", None]
-                f.write(dumps(line) + "\n")
+                        work.decision = Decision(SOURCE, "quarantine",
+                                                 f"cannot be written to a shard: {type(e).__name__}: {e}")
+                f.write(dumps(work.to_json()) + "\n")
                 pending += 1
                 if cur.progress and pending >= 32:
                     cur.progress(pending)
@@ -161,10 +169,11 @@ def run_map(cur: Curation, partitions: list[int]) -> int:
 
 
 # -- merge -----------------------------------------------------------------------------------------------
-def records(cur: Curation, name: str) -> Iterator[dict]:
-    """A source's work-file lines from every partition, in global (row, sub) order."""
-    streams = [read_jsonl(cur.part_dir(p) / name / "records.jsonl") for p in range(cur.num_partitions)]
-    return heapq.merge(*streams, key=lambda r: r["o"])
+def records(cur: Curation, name: str) -> Iterator[WorkRecord]:
+    """A source's work records from every partition, in global (row, sub) order."""
+    streams = [map(WorkRecord.from_json, read_jsonl(cur.part_dir(p) / name / "records.jsonl"))
+               for p in range(cur.num_partitions)]
+    return heapq.merge(*streams, key=lambda r: r.order)
 
 
 class StagedReader:
@@ -174,14 +183,14 @@ class StagedReader:
     def __init__(self, cur: Curation, name: str):
         self.cur, self.name, self.open = cur, name, {}
 
-    def span(self, where: list) -> bytes:
-        p, shard, offset, length = where
+    def span(self, where: Staged) -> bytes:
+        p, shard = where.partition, where.shard
         current = self.open.get(p)
         if current is None or current[0] != shard:
             if current is not None:
                 current[1].close()
             current = self.open[p] = (shard, open(self.cur.part_dir(p) / self.name / shard, "rb"))
-        return os.pread(current[1].fileno(), length, offset)
+        return os.pread(current[1].fileno(), where.length, where.offset)
 
     def close(self) -> None:
         for _, f in self.open.values():
@@ -195,22 +204,22 @@ def source_order(cur: Curation, keep: str) -> list[str]:
     return names
 
 
-def dedup_pass(cur: Curation) -> dict[tuple, list]:
-    """Run the dedup ops in chain order over signatures; returns {(source, row, sub): verdict}."""
-    removed: dict[tuple, list] = {}
+def dedup_pass(cur: Curation) -> dict[tuple, Decision]:
+    """Run the dedup ops in chain order over signatures; returns {(source, row, sub): decision}."""
+    removed: dict[tuple, Decision] = {}
     for k, op in enumerate(cur.ops):
         if not op.dedup:
             continue
         index = op.new_index()
         for name in source_order(cur, op.keep):
             for r in records(cur, name):
-                sig = r.get("s", {}).get(str(k))
-                uid = (name, *r["o"])
-                if sig is None or uid in removed or (r["v"] is not None and r["v"][0] < k):
+                sig = r.signatures.get(op.name)
+                uid = (name, *r.order)
+                if sig is None or uid in removed or (r.decision is not None and cur.position[r.decision.op] < k):
                     continue  # did not reach this op
-                v = index.check(sig, name, r["id"])
+                v = index.check(sig, name, r.id)
                 if v is not None:
-                    removed[uid] = [k, v.action, v.reason, v.statistic]
+                    removed[uid] = Decision.of(op.name, v)
     return removed
 
 
@@ -224,7 +233,7 @@ def manifest_done(cur: Curation, name: str) -> dict | None:
     return m
 
 
-def write_source(cur: Curation, name: str, removed: dict[tuple, list]) -> dict:
+def write_source(cur: Curation, name: str, removed: dict[tuple, Decision]) -> dict:
     out = cur.out_dir / name
     out.mkdir(parents=True, exist_ok=True)
     for stale in [*out.glob("*.tar"), *out.glob("*.tmp*"), out / "manifest.json", out / "rejects.jsonl"]:
@@ -237,29 +246,28 @@ def write_source(cur: Curation, name: str, removed: dict[tuple, list]) -> dict:
             atomic_open(out / "rejects.jsonl", errors=JSON_SURROGATES) as rj:
         for r in records(cur, name):
             counts["read"] += 1
-            final = r["v"]
-            dd = removed.get((name, *r["o"]))
-            if dd is not None and (final is None or dd[0] < final[0]):
+            final = r.decision
+            dd = removed.get((name, *r.order))
+            if dd is not None and (final is None or cur.position[dd.op] < cur.position[final.op]):
                 final = dd
-            key = shard_key(r["id"])
+            key = shard_key(r.id)
             if final is None and key in written:  # a tar member would be overwritten: the later copy goes
-                final = [DUPLICATE_ID, "drop", f"duplicate id {r['id']!r}: a sample with shard key {key!r} "
-                                               f"was kept before it", None]
+                final = Decision(DUPLICATE_ID, "drop", f"duplicate id {r.id!r}: a sample with shard key {key!r} "
+                                                       f"was kept before it")
             if final is None:
-                w.write_span(stage.span(r["t"]))
+                w.write_span(stage.span(r.staged))
                 written.add(key)
                 counts["kept"] += 1
                 continue
-            k, action, reason, stat = final
-            op = k if k == DUPLICATE_ID else cur.op_name(k)
-            if action == "quarantine":
+            op = final.op
+            if final.action == "quarantine":
                 counts["quarantined"] += 1
                 counts["quarantined_by"][op] = counts["quarantined_by"].get(op, 0) + 1
             else:
                 counts["dropped"][op] = counts["dropped"].get(op, 0) + 1
-            rj.write(dumps({"id": r["id"], "source": name, "op": op, "action": action, "reason": reason,
-                            "statistic": stat, "file": r.get("f"), "row": r.get("r"),
-                            **({"field": r["field"]} if r.get("field") else {})}) + "\n")
+            rj.write(dumps({"id": r.id, "source": name, "op": op, "action": final.action, "reason": final.reason,
+                            "statistic": final.statistic, "file": r.file, "row": r.row,
+                            **({"field": r.field} if r.field else {})}) + "\n")
         shards = w.close()
     stage.close()
     total = counts["kept"] + counts["quarantined"] + sum(counts["dropped"].values())

@@ -91,8 +91,10 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
 
     expected = getattr(bench, "expected", {}).get(getattr(bench, "split", None))
     total = min(x for x in (limit, expected) if x) if (limit or expected) else None
-    bar = tqdm(desc=f"eval {name}", unit="q", disable=not progress, initial=min(len(done), total or len(done)),
-               total=-(-total // num_chunks) if total else None, delay=PROGRESS_DELAY_S)
+    # disable=None: no bar when stderr is not a terminal (a log file would collect every redraw)
+    bar = tqdm(desc=f"eval {name}", unit="q", disable=None if progress else True,
+               initial=min(len(done), total or len(done)), total=-(-total // num_chunks) if total else None,
+               delay=PROGRESS_DELAY_S)
     with pred_path.open("a", encoding="utf-8") as fh:
         if pred_path.stat().st_size and not _ends_with_newline(pred_path):
             fh.write("\n")  # a killed run left half a line: start the next record on its own line

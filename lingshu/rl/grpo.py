@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -242,6 +243,7 @@ class GRPOModule(L.LightningModule):
         self.automatic_optimization = False
         self.model, self.processor, self.reward, self.cfg = model, processor, reward, cfg
         self.ref = copy.deepcopy(model).eval().requires_grad_(False)
+        model.train()  # from_pretrained gives eval mode; each step sets the policy's mode itself
         self.rollout_engine = rollout or build_rollout(cfg.rollout, model, processor, cfg.micro_batch_size, world_size)
         self.synced_step: int | None = None  # the global step whose weights the rollout engine holds
         self.world_size, self.seed = world_size, seed
@@ -253,6 +255,12 @@ class GRPOModule(L.LightningModule):
                    "policy/dual_clip_fraction", "policy/entropy", "response/length_mean",
                    "response/truncated_fraction", "groups/zero_variance_fraction"],
             maxima=["response/length_max", "time/generate_s", "time/score_s", "time/update_s"])
+
+    def on_fit_start(self) -> None:
+        # The frozen reference is in eval mode on purpose; Lightning's check at the start of training
+        # still warns about any other module in eval mode (the count would differ).
+        n = sum(1 for _ in self.ref.modules())
+        warnings.filterwarnings("ignore", message=rf"Found {n} module\(s\) in eval mode at the start of training")
 
     def configure_model(self) -> None:
         """`trainer=fsdp` (ModelParallelStrategy): the policy and the frozen reference are sharded

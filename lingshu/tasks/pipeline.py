@@ -50,7 +50,7 @@ def run(cfg) -> dict:
 
     steps = list(cfg.task.steps)  # validated before any work (lingshu.config.validate)
     t_start = time.time()
-    timings: list[tuple[str, float]] = []
+    timings: list[tuple[str, float, str]] = []  # (step, seconds, one-line result)
     checkpoint, label = None, "untrained"
     results: dict[str, dict] = {}
     stage_results: dict[str, dict] = {}
@@ -69,22 +69,45 @@ def run(cfg) -> dict:
     # Under DDP every rank runs this loop (a launcher starts them all, or Lightning re-runs the
     # command for its ranks). Training stages need every rank; curation and evaluation run on
     # rank 0 while the others wait for their results (see on_rank_zero).
+    if is_rank_zero():
+        log.info("pipeline: %d steps (%s) in %s", len(steps), ", ".join(steps), run_dir(cfg))
     for i, step in enumerate(steps):
         t0 = time.time()
+        title = step if step != "eval" else f"eval ({label})"
+        if is_rank_zero():
+            log.info("[%d/%d] %s", i + 1, len(steps), title)
         if step == "curate":
-            stage_results["curate"] = on_rank_zero(cfg, f"{i}-curate", lambda: curate.run(cfg))
+            out = stage_results["curate"] = on_rank_zero(cfg, f"{i}-curate", lambda: curate.run(cfg))
         elif step == "eval":
             checkpoint = checkpoint or initial_checkpoint(cfg)
-            results[label] = on_rank_zero(cfg, f"{i}-eval", lambda: evaluate(checkpoint, label))
+            out = results[label] = on_rank_zero(cfg, f"{i}-eval", lambda: evaluate(checkpoint, label))
         else:
             init = build_stage(cfg, step).init_from or checkpoint or initial_checkpoint(cfg)
             out = stage_results[step] = run_stage(cfg, step, init)
             checkpoint, label = out["hf"], step
-        timings.append((step if step != "eval" else f"eval ({label})", time.time() - t0))
+        if is_rank_zero():
+            timings.append((title, time.time() - t0, outcome(step, out, run_dir(cfg))))
+            log.info("[%d/%d] %s done in %.1f s: %s", i + 1, len(steps), title, timings[-1][1], timings[-1][2])
     if not is_rank_zero():
         return {"eval": results, "stages": stage_results}
     report = write_report(cfg, results, stage_results, timings, time.time() - t_start)
     return {"eval": results, "stages": stage_results, "report": str(report)}
+
+
+def outcome(step: str, out: dict, rd: Path) -> str:
+    """A step's result in one line: what a reader of the console wants to know about it."""
+    if step == "curate":
+        return "; ".join(f"{name}: {c['kept']:,} of {c['read']:,} kept, {sum(c['dropped'].values()):,} dropped, "
+                         f"{c['quarantined']:,} quarantined" for name, c in out["counts"].items())
+    if step == "eval":
+        return ", ".join(f"{bench} accuracy {_fmt(m.get('accuracy'))}" for bench, m in out.items())
+    hf = Path(out["hf"])
+    steps = f"{out['steps']} optimizer step{'s' if out['steps'] != 1 else ''}"
+    line = f"{steps} -> {hf.relative_to(rd) if hf.is_relative_to(rd) else hf}"
+    if out.get("heldout_before"):
+        b, a = out["heldout_before"]["greedy"], out["heldout_after"]["greedy"]
+        line += f"; held-out reward (greedy) {_fmt(b['overall'])} -> {_fmt(a['overall'])}"
+    return line
 
 
 def _fmt(x) -> str:
@@ -96,7 +119,7 @@ def write_report(cfg, results: dict, stages: dict, timings: list, total_s: float
     rd = run_dir(cfg)
     lines = ["# lingshu run report", "", f"Run directory: `{rd}`", "",
              "## Steps", "", "| step | seconds |", "|---|---:|"]
-    lines += [f"| {s} | {t:.1f} |" for s, t in timings] + [f"| **total** | **{total_s:.1f}** |", ""]
+    lines += [f"| {s} | {t:.1f} |" for s, t, _ in timings] + [f"| **total** | **{total_s:.1f}** |", ""]
     if results:
         keys = ["accuracy", "closed_accuracy", "open_accuracy", "mcq_accuracy", "rouge_l", "unparsed"]
         lines += ["## Evaluation (held-out)", "", "| checkpoint | benchmark | " + " | ".join(keys) + " |",
@@ -125,11 +148,11 @@ def write_report(cfg, results: dict, stages: dict, timings: list, total_s: float
               "and are never written).", ""]
     path = rd / "report.md"
     path.write_text("\n".join(lines))
-    table = Table(title="lingshu pipeline")
-    table.add_column("step")
-    table.add_column("seconds", justify="right")
-    for s, t in timings:
-        table.add_row(s, f"{t:.1f}")
-    Console().print(table)
     log.info("report: %s", path)
+    table = Table(title="lingshu pipeline", caption=f"total {total_s:.1f} s")
+    for col in ("step", "seconds", "result"):
+        table.add_column(col, justify="right" if col == "seconds" else "left")
+    for s, t, result in timings:
+        table.add_row(s, f"{t:.1f}", result)
+    Console().print(table)
     return path

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import csv
-import warnings
 from pathlib import Path
 
 from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 
-# Said by Lightning whenever the stage folder holds anything (checkpoints/); the rows are kept here.
-warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
+
+class StageFolderWriter(ExperimentWriter):
+    """Lightning's writer warns that a non-empty folder's logs "will be deleted" and deletes
+    metrics.csv. The stage folder holds checkpoints/ and the schedule on purpose, and
+    HistoryCSVLogger has already set the earlier metrics.csv aside."""
+
+    def _check_log_dir_exists(self) -> None:
+        pass
 
 
 class HistoryCSVLogger(CSVLogger):
@@ -38,6 +45,15 @@ class HistoryCSVLogger(CSVLogger):
                 path.replace(self._prev)
         else:
             self._prev.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> StageFolderWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = StageFolderWriter(log_dir=self.log_dir)
+        return self._experiment
 
     def _restore(self, before_step: float | None) -> None:
         if self._earlier is None:

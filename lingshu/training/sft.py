@@ -67,6 +67,9 @@ class SFTModule(L.LightningModule):
         if stage.lora_modules:  # in place: the caller's model carries the adapters (merge_lora before export)
             add_lora(model, stage.lora, stage.lora_modules)
         apply_freezing(model, stage)
+        # from_pretrained returns a model in eval mode, and Lightning keeps modes as it finds them:
+        # without this, gradient checkpointing (active only in training mode) would be silently off.
+        model.train()
         if not stage.trainable["llm"]:  # a text-only micro-batch must still reach the trainable vision side
             from lingshu.training.fsdp import align_vision_calls
 

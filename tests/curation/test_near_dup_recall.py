@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from lingshu.curation.dedup import MinHashDedup, lsh_split, p_candidate
 from lingshu.curation.planted import jaccard, planted_corpus, write_instruction_jsonl
-from lingshu.curation.report import print_summary
+from lingshu.curation.summary import print_summary
 from lingshu.curation.runner import Curation, curate
 from lingshu.data.shards import iter_samples
 from lingshu.data.sources.text import InstructionJsonlSource

@@ -10,7 +10,7 @@ from PIL import Image
 
 from lingshu.curation.decontaminate import Decontaminate
 from lingshu.curation.dedup import Deduper, ExactDedup, HammingTable, MinHashDedup, PhashDedup
-from lingshu.curation.ops import DecodeCheck, MinSize, TokenLength
+from lingshu.curation.ops import DecodeCheck, Facts, MinSize, TokenLength
 from lingshu.data.sources.base import chat
 from lingshu.schema import BenchmarkItem, Sample
 
@@ -35,18 +35,18 @@ def sample(images=(), text="What is shown?", answer="A lesion.", kind="vqa", sid
 def test_decode_check_quarantines_bad_images_and_records_sizes():
     op = DecodeCheck(max_pixels=100 * 100)
     good = sample([jpeg(), jpeg(90, 70)])
-    assert op(good, {}) is None and good.meta["curation"]["image_sizes"] == [[80, 80], [90, 70]]
+    assert op(good, Facts()) is None and good.meta["curation"]["image_sizes"] == [[80, 80], [90, 70]]
     for data, why in ((jpeg()[:300], "truncated"), (b"", "empty"), (b"not an image", "cannot identify"),
                       (jpeg(200, 100), "max_pixels")):
-        v = op(sample([data]), {})
+        v = op(sample([data]), Facts())
         assert v.action == "quarantine" and why in v.reason.lower()
 
 
 def test_min_size_and_caps():
-    assert MinSize()(sample([jpeg(64, 300)]), {}) is None
-    v = MinSize()(s := sample([jpeg(80, 80), jpeg(63, 200)]), {})
+    assert MinSize()(sample([jpeg(64, 300)]), Facts()) is None
+    v = MinSize()(s := sample([jpeg(80, 80), jpeg(63, 200)]), Facts())
     assert v.action == "drop" and v.statistic == 63 and s.meta["curation"]["min_side"] == 63
-    assert MinSize(max_aspect=3)(sample([jpeg(64, 300)]), {}).reason.startswith("aspect ratio 4.69")
+    assert MinSize(max_aspect=3)(sample([jpeg(64, 300)]), Facts()).reason.startswith("aspect ratio 4.69")
 
 
 def test_token_length_counts_captions_only_and_needs_a_tokenizer(tokenizer_dir):
@@ -55,12 +55,12 @@ def test_token_length_counts_captions_only_and_needs_a_tokenizer(tokenizer_dir):
     with pytest.raises(FileNotFoundError, match="no tokenizer.json"):
         TokenLength(tokenizer="/nonexistent")
     words = TokenLength(fallback="whitespace", min_tokens=3, max_tokens=5)
-    assert words(sample(kind="caption", answer="one two"), {}).reason == "2 tokens < 3"
-    assert words(sample(kind="caption", answer="one two three four five six"), {}).statistic == 6
+    assert words(sample(kind="caption", answer="one two"), Facts()).reason == "2 tokens < 3"
+    assert words(sample(kind="caption", answer="one two three four five six"), Facts()).statistic == 6
     assert not words.applies(sample(kind="vqa", answer="yes"))  # never instruction answers
     bpe = TokenLength(tokenizer=str(tokenizer_dir))
     s = sample(kind="caption", answer="A CT slice showing a small dark lesion on the left side of the image.")
-    assert bpe(s, {}) is None and s.meta["curation"]["caption_tokens"] >= 10
+    assert bpe(s, Facts()) is None and s.meta["curation"]["caption_tokens"] >= 10
 
 
 def test_hamming_table_finds_hashes_within_threshold():
@@ -74,7 +74,7 @@ def test_hamming_table_finds_hashes_within_threshold():
 def run_dedup(op, samples):
     d, out = Deduper(op), []
     for s in samples:
-        sig = op.signature(s, {})
+        sig = op.signature(s, Facts())
         out.append(None if sig is None else d.check(sig, s.source, s.id))
     return [v is not None for v in out]
 
@@ -118,12 +118,12 @@ def test_decontaminate_images_and_13_grams():
 
     op = Decontaminate(benchmarks={"b": Loader()})
     op.setup()
-    v = op(sample([leak]), {})
+    v = op(sample([leak]), Facts())
     assert v.reason == "image matches benchmark item b:q1"
-    v = op(sample(text=f"Look: {long_q.upper()}!"), {})
+    v = op(sample(text=f"Look: {long_q.upper()}!"), Facts())
     assert "13-gram" in v.reason and v.statistic["match"] == "b:q1"
-    assert op(sample(text="Is there a lesion?"), {}) is None  # short questions give no 13-gram
-    assert op(sample([noise(2)], text="Which findings on this chest radiograph explain it?"), {}) is None
+    assert op(sample(text="Is there a lesion?"), Facts()) is None  # short questions give no 13-gram
+    assert op(sample([noise(2)], text="Which findings on this chest radiograph explain it?"), Facts()) is None
 
 
 def test_int_multimap_keeps_every_value_through_growth():

@@ -34,3 +34,22 @@ def test_tensorboard_and_wandb_compose_beside_csv(tmp_path):
     cfg = compose(["task=train", "stage=shallow_alignment", "logger=[csv,tensorboard,wandb]"], tmp_path)
     assert list(cfg.logger) == ["csv", "tensorboard", "wandb"]
     assert cfg.logger.wandb._target_.endswith("WandbLogger") and "api_key" not in cfg.logger.wandb
+
+
+@pytest.mark.parametrize("resuming", [False, True])
+def test_csv_history_in_a_busy_stage_folder_without_warnings(tmp_path, resuming):
+    """The stage folder holds checkpoints/ on purpose: no "exists and is not empty" warning; a
+    fresh run starts metrics.csv over, a resumed one keeps the rows before its first step."""
+    import csv
+    import warnings
+
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "metrics.csv").write_text("step,train/loss\n0,2.5\n1,2.4\n2,2.3\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        logger = HistoryCSVLogger(tmp_path, keep_history=resuming)
+        logger.log_metrics({"train/loss": 2.0}, step=2)  # the killed run's step 2 is redone
+        logger.save()
+    assert not [w for w in caught if "not empty" in str(w.message)]
+    rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
+    assert [(r["step"], r["train/loss"]) for r in rows] == [("0", "2.5"), ("1", "2.4"), ("2", "2.0")][0 if resuming else 2:]

@@ -155,3 +155,16 @@ def test_accumulated_step_takes_the_mean_over_the_whole_window(reduction):
     diff = max((module.grads[n] - g).abs().max().item() for n, g in zip(names, window_grads) if n in module.grads)
     gap = max((w - m).abs().max().item() for w, m in zip(window_grads, mean_grads) if w is not None)
     assert diff < 1e-5 < gap / 10, (diff, gap)
+
+
+def test_a_stage_trains_its_loaded_model_in_training_mode(tiny, tmp_path):
+    """from_pretrained gives eval mode and Lightning keeps modes as it finds them; gradient
+    checkpointing runs only in training mode, so a stage would silently train without it."""
+    from lingshu.models.export import export_hf
+    from lingshu.training.sft import SFTModule
+
+    export_hf(*tiny, tmp_path / "hf")
+    model, _ = Backbone(arch=TinyArch(), gradient_checkpointing=True).build(tmp_path / "hf")
+    assert not model.training
+    SFTModule(model, stage(DEEP))
+    assert all(m.training for m in model.modules())
