@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from lingshu.datasets.base import LINGSHU, Benchmark, Facts, letter_of
 from lingshu.schema import BenchmarkItem
 
-
 FACTS = (Facts("medbullets_op4", "MedBullets-op4", {"op4": 308}),
          Facts("medbullets_op5", "MedBullets", {"op5": 308}, "text", {LINGSHU: 56.2}))
 

@@ -1,15 +1,13 @@
 """Each dataset that is both a training source and a benchmark parses a row once: the source and
 the benchmark read the same fixture (the published format) into the same question, answer, answer
-type, options and context, and a row that does not parse is named the same way by both."""
+type and options, and a row that does not parse is named the same way by both."""
 
 import csv
-import io
 import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from PIL import Image
 
 from lingshu.data.sources.base import Quarantine
 from lingshu.datasets.base import BenchmarkRowError
@@ -21,22 +19,7 @@ from lingshu.datasets.pmc_vqa import PMCVQA, PMCVQASource
 from lingshu.datasets.pubmedqa import PubMedQA, PubMedQASource
 from lingshu.datasets.slake import SLAKE, SLAKESource
 from lingshu.datasets.vqa_rad import VQARAD, VQARADSource
-
-
-def png(shade):
-    buf = io.BytesIO()
-    Image.new("RGB", (4, 4), (shade, shade, shade)).save(buf, "PNG")
-    return buf.getvalue()
-
-
-def put(path, data):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data) if isinstance(data, bytes) else path.write_text(data, encoding="utf-8")
-    return path
-
-
-def jsonl(rows):
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+from tests.evaluation.test_loaders import jsonl, png, put  # the golden loader tests' writers
 
 
 def vqa_rad(root):
