@@ -21,7 +21,8 @@ from pathlib import Path
 
 from lingshu.evaluation import extract, medevalkit
 from lingshu.evaluation.metrics import aggregate, score_prediction
-from lingshu.evaluation.report_metrics import reference_report, report_scores, tokenize_report
+from lingshu.datasets.report_generation import reference_report
+from lingshu.evaluation.overlap_metrics import report_scores, tokenize_report
 from lingshu.schema import LETTERS, BenchmarkItem
 
 FORMS = ["{L}", "({L})", "{L}.", "{L}) {T}", "**{L}**", "Answer: {L}", "The answer is {L}", "<answer>{L}</answer>",

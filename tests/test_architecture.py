@@ -11,7 +11,8 @@ def _unit(path: Path) -> str:
     return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
 
 
-def _imported(path: Path, module: str) -> set[str]:
+def _imported_modules(path: Path, module: str) -> set[str]:
+    """The lingshu modules a file imports, by full name."""
     out = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
@@ -21,7 +22,11 @@ def _imported(path: Path, module: str) -> set[str]:
             out.add(".".join(base + ([node.module] if node.module else [])))
         elif isinstance(node, ast.ImportFrom):
             out.add(node.module)
-    return {m.split(".")[1] for m in out if m.startswith("lingshu.")}
+    return {m for m in out if m.startswith("lingshu.")}
+
+
+def _imported(path: Path, module: str) -> set[str]:
+    return {m.split(".")[1] for m in _imported_modules(path, module)}
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -40,8 +45,24 @@ def test_the_scan_sees_function_level_and_relative_imports(tmp_path):
 
 
 def test_data_imports_no_consumer():
-    consumers = {"training", "evaluation", "engines", "rl", "tasks", "synthesis", "curation"}
+    consumers = {"training", "evaluation", "engines", "rl", "tasks", "synthesis", "curation", "datasets"}
     assert not import_graph()["data"] & consumers
+
+
+def test_datasets_build_on_data_only():
+    """A dataset module's source and benchmark build on `data` (and the records), never on what
+    consumes them: evaluation reads datasets, not the other way round."""
+    consumers = {"training", "evaluation", "engines", "rl", "tasks", "synthesis", "curation"}
+    assert not import_graph()["datasets"] & consumers
+
+
+def test_evaluation_reads_datasets_through_the_registry_only():
+    """Benchmarks are built from config `_target_`s; evaluation itself only reads the facts registry."""
+    seen = set()
+    for path in (PACKAGE / "evaluation").rglob("*.py"):
+        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        seen |= {m for m in _imported_modules(path, module) if m.startswith("lingshu.datasets")}
+    assert seen <= {"lingshu.datasets.registry"}, seen
 
 
 def test_no_package_level_cycle():

@@ -20,7 +20,7 @@ from typing import Any
 
 from lingshu.evaluation import medevalkit
 from lingshu.evaluation.extract import closed_match, extract_mcq_letter, final_answer_span, token_f1
-from lingshu.evaluation.report_metrics import report_scores
+from lingshu.evaluation.overlap_metrics import report_scores
 from lingshu.schema import BenchmarkItem
 from lingshu.text import normalize_answer
 

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from lingshu.evaluation import medevalkit, prompts
 from lingshu.evaluation.extract import final_answer_span
-from lingshu.evaluation.report import JUDGE_PROMPT_DIFFERS
+from lingshu.evaluation.summary import JUDGE_PROMPT_DIFFERS
 from lingshu.evaluation.metrics import PROFILES, aggregate, bootstrap_ci, needs_judge, score_prediction
 from lingshu.io import atomic_open, read_jsonl, write_json
 from lingshu.logs import PROGRESS_DELAY_S

@@ -15,7 +15,7 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from lingshu.evaluation.report import write_summary
+from lingshu.evaluation.summary import write_summary
 from lingshu.evaluation.runner import evaluate
 from lingshu.tasks.common import fresh_dir
 

@@ -43,7 +43,7 @@ def initial_checkpoint(cfg) -> str:
 
 
 def run(cfg) -> dict:
-    from lingshu.evaluation.report import write_summary
+    from lingshu.evaluation.summary import write_summary
     from lingshu.tasks import curate
     from lingshu.tasks.evaluate import build_benchmarks, build_judge, eval_key, evaluate_checkpoint
     from lingshu.tasks.stages import build_stage, run_stage

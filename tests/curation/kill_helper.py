@@ -15,7 +15,7 @@ from curation_helpers import make_cfg  # noqa: E402
 from lingshu.data import shards  # noqa: E402
 from lingshu.tasks.curate import run  # noqa: E402
 
-SMALL = {"demo": {"_target_": "lingshu.data.sources.demo.DemoSource", "seed": 0, "num_images": 40,
+SMALL = {"demo": {"_target_": "lingshu.datasets.demo.DemoSource", "seed": 0, "num_images": 40,
                   "num_text": 10, "kind": "instruction"}}
 
 

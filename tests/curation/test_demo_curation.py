@@ -59,7 +59,7 @@ LEAKED, LEAK_MATCHES = leaked_by_phash()
 def demo_run(tmp_path_factory, tokenizer_dir):
     tmp = tmp_path_factory.mktemp("demo")
     cfg = make_cfg(tmp, tokenizer_dir)
-    cfg.benchmark = {"demo": {"_target_": "lingshu.evaluation.benchmarks.demo.DemoBenchmark", "seed": 0,
+    cfg.benchmark = {"demo": {"_target_": "lingshu.datasets.demo.DemoBenchmark", "seed": 0,
                               "num_images": 100}}  # what the root config selects by default
     return cfg, run(cfg)
 
@@ -117,7 +117,7 @@ def test_shards_read_with_plain_webdataset_and_tar(demo_run):
 
 
 def test_output_is_the_same_for_any_partitioning(tmp_path, tokenizer_dir):
-    small = {"demo": {"_target_": "lingshu.data.sources.demo.DemoSource", "seed": 0, "num_images": 40,
+    small = {"demo": {"_target_": "lingshu.datasets.demo.DemoSource", "seed": 0, "num_images": 40,
                       "num_text": 10, "kind": "instruction"}}
     hashes = []
     for parts, workers in ((1, 1), (3, 2)):
@@ -131,7 +131,7 @@ def test_output_is_the_same_for_any_partitioning(tmp_path, tokenizer_dir):
 
 def test_partition_jobs_then_merge_equal_one_run(tmp_path, tokenizer_dir):
     """What a cluster fan-out does: one job per partition (map only), then one run that merges."""
-    small = {"demo": {"_target_": "lingshu.data.sources.demo.DemoSource", "seed": 1, "num_images": 24,
+    small = {"demo": {"_target_": "lingshu.datasets.demo.DemoSource", "seed": 1, "num_images": 24,
                       "num_text": 8, "kind": "instruction"}}
     shared = str(tmp_path / "shared")
     job = make_cfg(tmp_path / "job", tokenizer_dir, sources=small, num_partitions=2, output_dir=shared)

@@ -116,7 +116,7 @@ def test_planted_corpus(corpus, tmp_path, tokenizer_dir):
                     "path": str(corpus / "medtext.jsonl"), "priority": 1},  # the more reliable copy wins
     }
     cfg = make_cfg(tmp_path, tokenizer_dir, sources=sources, num_partitions=2, workers=1)
-    cfg.curation.ops.decontaminate.held_out = {"vqa_rad_test": {"_target_": "lingshu.data.sources.vqa.VQARADSource",
+    cfg.curation.ops.decontaminate.held_out = {"vqa_rad_test": {"_target_": "lingshu.datasets.vqa_rad.VQARADSource",
                                                       "path": str(corpus / "vqa_rad"), "split": "test"}}
     result = run(cfg)
     for name, want in EXPECTED.items():

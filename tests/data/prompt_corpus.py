@@ -19,8 +19,12 @@ import pyarrow.parquet as pq
 
 from lingshu.data.demo import demo_benchmark_items, demo_samples
 from lingshu.data.sources.parquet import ParquetSource
-from lingshu.data.sources.text import MedMCQASource, MedQASource, PubMedQASource
-from lingshu.data.sources.vqa import PMCVQASource, SLAKESource, VQARADSource
+from lingshu.datasets.medmcqa import MedMCQASource
+from lingshu.datasets.medqa import MedQASource
+from lingshu.datasets.pmc_vqa import PMCVQASource
+from lingshu.datasets.pubmedqa import PubMedQASource
+from lingshu.datasets.slake import SLAKESource
+from lingshu.datasets.vqa_rad import VQARADSource
 from lingshu.rl.data import RLData, build_prompts, heldout_from_benchmark
 from lingshu.schema import BenchmarkItem, Sample
 from lingshu.synthesis import apply

@@ -13,12 +13,17 @@ import pytest
 from lingshu.data.sources.base import Quarantine
 from lingshu.data.sources.captions import CaptionPairsSource, ImageFolderSource
 from lingshu.data.sources.conversation import LlavaSource, ShareGPTSource
-from lingshu.data.sources.demo import DemoSource
+from lingshu.datasets.demo import DemoSource
 from lingshu.data.sources.labelled import LabelledImagesSource
 from lingshu.data.sources.parquet import ParquetSource
-from lingshu.data.sources.reports import R2GenSource, ReportJsonSource
-from lingshu.data.sources.text import InstructionJsonlSource, MedMCQASource, MedQASource, PubMedQASource
-from lingshu.data.sources.vqa import PMCVQASource, SLAKESource, VQARADSource
+from lingshu.data.sources.radiology import R2GenSource, ReportJsonSource
+from lingshu.data.sources.text import InstructionJsonlSource
+from lingshu.datasets.medmcqa import MedMCQASource
+from lingshu.datasets.medqa import MedQASource
+from lingshu.datasets.pubmedqa import PubMedQASource
+from lingshu.datasets.pmc_vqa import PMCVQASource
+from lingshu.datasets.slake import SLAKESource
+from lingshu.datasets.vqa_rad import VQARADSource
 from lingshu.data import demo
 from lingshu.evaluation.prompts import build_request
 from lingshu.prompts import REPORT_PROMPT, render_messages, rendered_question

@@ -7,7 +7,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from lingshu.evaluation.benchmarks.base import BenchmarkPathError
+from lingshu.datasets.base import BenchmarkPathError
 from lingshu.tasks.evaluate import build_benchmarks, run
 
 CONF = Path(__file__).parents[2] / "conf"
@@ -33,7 +33,7 @@ def test_every_benchmark_has_a_config_with_its_package_header():
     for name in PAPER + ["demo"]:
         text = (CONF / "benchmark" / f"{name}.yaml").read_text()
         assert text.splitlines()[0] == f"# @package benchmark.{name}"
-        assert "_target_: lingshu.evaluation.benchmarks." in text
+        assert "_target_: lingshu.datasets." in text
 
 
 def test_suites_and_lists(composer):

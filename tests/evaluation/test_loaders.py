@@ -11,21 +11,22 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from lingshu.evaluation.benchmarks.base import BenchmarkPathError
-from lingshu.evaluation.benchmarks.medbullets import MedBullets
-from lingshu.evaluation.benchmarks.medmcqa import MedMCQA
-from lingshu.evaluation.benchmarks.medqa import MedQA
-from lingshu.evaluation.benchmarks.medxpertqa import MedXpertQAMM, MedXpertQAText
-from lingshu.evaluation.benchmarks.mmlu import MMLUMed
-from lingshu.evaluation.benchmarks.mmmu import MMMUMed
-from lingshu.evaluation.benchmarks.omnimedvqa import OmniMedVQA
-from lingshu.evaluation.benchmarks.path_vqa import PathVQA
-from lingshu.evaluation.benchmarks.pmc_vqa import PMCVQA
-from lingshu.evaluation.benchmarks.pubmedqa import PubMedQA
-from lingshu.evaluation.benchmarks.reports import MIMICCXR, IUXray
-from lingshu.evaluation.benchmarks.slake import SLAKE
-from lingshu.evaluation.benchmarks.supergpqa import SuperGPQAMed
-from lingshu.evaluation.benchmarks.vqa_rad import VQARAD
+from lingshu.datasets.base import BenchmarkPathError
+from lingshu.datasets.medbullets import MedBullets
+from lingshu.datasets.medmcqa import MedMCQA
+from lingshu.datasets.medqa import MedQA
+from lingshu.datasets.medxpertqa import MedXpertQAMM, MedXpertQAText
+from lingshu.datasets.mmlu_med import MMLUMed
+from lingshu.datasets.mmmu_med import MMMUMed
+from lingshu.datasets.omnimedvqa import OmniMedVQA
+from lingshu.datasets.path_vqa import PathVQA
+from lingshu.datasets.pmc_vqa import PMCVQA
+from lingshu.datasets.pubmedqa import PubMedQA
+from lingshu.datasets.iu_xray import IUXray
+from lingshu.datasets.mimic_cxr import MIMICCXR
+from lingshu.datasets.slake import SLAKE
+from lingshu.datasets.supergpqa_med import SuperGPQAMed
+from lingshu.datasets.vqa_rad import VQARAD
 from lingshu.evaluation.metrics import needs_judge, score_prediction
 from lingshu.evaluation.prompts import build_prompt
 

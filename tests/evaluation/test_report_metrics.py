@@ -5,7 +5,8 @@ import shutil
 
 import pytest
 
-from lingshu.evaluation.report_metrics import lcs_length, reference_report, report_scores, rouge_l_f, tokenize_report
+from lingshu.datasets.report_generation import reference_report
+from lingshu.evaluation.overlap_metrics import lcs_length, report_scores, rouge_l_f, tokenize_report
 
 
 def _corpus(n=300, seed=0):

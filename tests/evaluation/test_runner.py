@@ -6,7 +6,7 @@ import json
 import pytest
 
 from lingshu.engines.replay import ReplayEngine
-from lingshu.evaluation.benchmarks.demo import DemoBenchmark
+from lingshu.datasets.demo import DemoBenchmark
 from lingshu.evaluation.runner import evaluate
 from lingshu.schema import BenchmarkItem
 

@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from lingshu.evaluation.benchmarks.path_vqa import PlainUnpickler
+from lingshu.datasets.path_vqa import PlainUnpickler
 
 
 def test_plain_records_load():

@@ -2,7 +2,7 @@
 
 import json
 
-from lingshu.evaluation.report import write_summary
+from lingshu.evaluation.summary import write_summary
 
 
 def metrics(acc, **kw):

@@ -24,7 +24,7 @@ def test_clear_error_without_vllm(tmp_path):
 
 def test_evaluation_through_vllm_sends_greedy_chat_templated_requests(tiny, tmp_path, monkeypatch):
     from lingshu.data.collate import render_chat
-    from lingshu.evaluation.benchmarks.demo import DemoBenchmark
+    from lingshu.datasets.demo import DemoBenchmark
     from lingshu.evaluation.prompts import build_request
     from lingshu.evaluation.runner import run_benchmark
     from lingshu.models.export import export_hf

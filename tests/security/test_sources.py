@@ -18,8 +18,8 @@ from lingshu.data.sources.base import Quarantine
 from lingshu.data.sources.captions import CaptionPairsSource, ImageFolderSource
 from lingshu.data.sources.conversation import LlavaSource
 from lingshu.data.sources.parquet import ParquetSource
-from lingshu.data.sources.reports import ReportJsonSource
-from lingshu.data.sources.vqa import VQARADSource
+from lingshu.data.sources.radiology import ReportJsonSource
+from lingshu.datasets.vqa_rad import VQARADSource
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -79,6 +79,15 @@ def data_files(name: str, path: Path, suffixes: tuple[str, ...], split: str | No
     return found
 
 
+def first_existing(name: str, base: Path, candidates: list[str], what: str) -> Path:
+    """The first of a release's known file (or folder) names that exists under `base`."""
+    for c in candidates:
+        if (base / c).exists():
+            return base / c
+    raise FileNotFoundError(f"source {name}: none of {candidates} under {base}; "
+                            f"fix it with source.{name}.path=<the {what} folder>")
+
+
 def get(record: Any, field: str, required: bool = True, default: Any = None) -> Any:
     """A field of a record, or a SourceError that names it."""
     if not isinstance(record, dict):

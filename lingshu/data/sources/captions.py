@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, get_text
-from lingshu.data.sources.records import read_table
+from lingshu.data.sources.records import read_records
 from lingshu.schema import Sample
 
 CAPTION_PROMPT = "Describe the image briefly."  # the demo corpus asks the same
@@ -27,7 +27,7 @@ class CaptionPairsSource(Source):
 
     def rows(self) -> Iterator[Row]:
         for file in self.files:
-            for line, rec in read_table(file, self.max_record_bytes):
+            for line, rec in read_records(file, self.max_record_bytes):
                 rid = rec.get(self.id_column) if self.id_column and isinstance(rec, dict) else None
                 if self.id_column and isinstance(rec, dict) and rid in (None, ""):  # no silent fallback id
                     rec = SourceError(f"missing id field {self.id_column!r}", self.id_column)

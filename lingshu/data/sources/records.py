@@ -1,5 +1,5 @@
-"""Reading record files (JSON arrays, JSON objects of id -> record, JSON Lines, CSV/TSV) one record
-at a time, so that no record is lost and no record can exhaust memory.
+"""Reading record files (JSON arrays, JSON objects of id -> record, JSON Lines, CSV/TSV, parquet)
+one record at a time, so that no record is lost and no record can exhaust memory.
 
 The JSON reader splits the raw bytes at the top-level item boundaries (strings, escapes and
 nesting are tracked) and decodes each item on its own with `json.loads`. Every item therefore
@@ -201,21 +201,19 @@ def _json_lines(f: BinaryIO, max_record_bytes: int) -> Iterator[tuple[int, Any]]
 
 
 def _looks_like_json_lines(path: Path, max_record_bytes: int) -> bool:
-    """An object on the first line followed by more data: JSON Lines under a .json name (MedMCQA)."""
+    """An object on the first line followed by more data, or a lone one-line object that is a record
+    rather than id -> record: JSON Lines under a .json name (MedMCQA)."""
     with open(path, "rb") as f:
         first = f.readline(max_record_bytes + 1)
         rest = f.read(4096).strip()
     try:
-        return isinstance(json.loads(first), dict) and bool(rest)
+        obj = json.loads(first)
     except ValueError:
         return False
+    return isinstance(obj, dict) and (bool(rest) or not all(isinstance(v, dict) for v in obj.values()))
 
 
-def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES, chunk: int = 1 << 20
-                 ) -> Iterator[tuple[int, Any]]:
-    """(row, record) from JSON Lines, a JSON array or a JSON object of id -> record (PubMedQA, whose
-    records carry their key as `_key`). A record that cannot be read is a SourceError in its place."""
-    path = Path(path)
+def _json_records(path: Path, max_record_bytes: int, chunk: int) -> Iterator[tuple[int, Any]]:
     if path.suffix != ".jsonl" and not _looks_like_json_lines(path, max_record_bytes):
         with open(path, "rb") as f:
             yield from _json_items(f, max_record_bytes, chunk)
@@ -253,5 +251,26 @@ def read_csv(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[t
             yield row, _bad_text(rec) or rec
 
 
-def read_table(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[tuple[int, Any]]:
-    return read_csv(path, max_record_bytes) if path.suffix in (".csv", ".tsv") else read_records(path, max_record_bytes)
+def read_parquet(path: Path, batch_rows: int = 256) -> Iterator[tuple[int, Any]]:
+    """(row, {column: value}), streamed in small batches (image columns make whole tables large)."""
+    import pyarrow.parquet as pq
+
+    row = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+        for rec in batch.to_pylist():
+            yield row, rec
+            row += 1
+
+
+def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES, chunk: int = 1 << 20
+                 ) -> Iterator[tuple[int, Any]]:
+    """(row, record) from any record file, by suffix: CSV/TSV (with header), parquet, JSON Lines, a
+    JSON array, or a JSON object of id -> record (PubMedQA, whose records carry their key as `_key`).
+    A record that cannot be read is a SourceError in its place; sources quarantine it, benchmarks
+    stop on it (`lingshu.datasets.base.Benchmark.records`)."""
+    path = Path(path)
+    if path.suffix in (".csv", ".tsv"):
+        return read_csv(path, max_record_bytes)
+    if path.suffix == ".parquet":
+        return read_parquet(path)
+    return _json_records(path, max_record_bytes, chunk)

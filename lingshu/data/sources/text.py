@@ -1,22 +1,19 @@
-"""Text-only medical QA.
-
-MedQA JSONL: `question`, `options` {"A": ..., "E": ...}, `answer_idx`, `answer`.
-MedMCQA (JSON Lines, even as `.json`): `question`, `opa`..`opd`, `cop` (1-4 in the original
-  release; 0-3 in the hub copy: set `cop_base`), `exp`, `subject_name`, `id`.
-PubMedQA `ori_pqal.json`: PMID -> `QUESTION`, `CONTEXTS` [..], `final_decision` yes|no|maybe, `LONG_ANSWER`.
-Instruction JSONL (Alpaca-style): `instruction`, `input`, `output`.
-"""
+"""Text records: the reader of JSON / JSON Lines record files, and Alpaca-style instruction JSONL
+(`instruction`, `input`, `output`). The text QA datasets (MedQA, MedMCQA, PubMedQA) build on
+`RecordsSource` in `lingshu.datasets`."""
 
 from __future__ import annotations
 
 from typing import Any, Iterator
 
-from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, get_text, qa_sample
+from lingshu.data.sources.base import Row, Source, chat, data_files, get_text
 from lingshu.data.sources.records import read_records
-from lingshu.schema import LETTERS, Sample
+from lingshu.schema import Sample
 
 
-class _RecordsSource(Source):
+class RecordsSource(Source):
+    """Records from the JSON / JSON Lines files under `path` (the split's, when it is a folder)."""
+
     id_field = "id"
 
     def __init__(self, path: Any = None, **kw):
@@ -29,69 +26,8 @@ class _RecordsSource(Source):
                 rid = rec.get(self.id_field) if isinstance(rec, dict) else None
                 yield Row(str(file), line, rec, None if rid in (None, "") else str(rid))
 
-    def mcq(self, row: Row, question: str, options: list[str], letter: str, context: str | None = None,
-            **meta: Any) -> Sample:
-        return qa_sample(self.sample_id(row), self.name, "mcq", question, letter, "mcq", options=options,
-                         context=context, meta=self.provenance(row, question=question, **meta))
 
-
-class MedQASource(_RecordsSource):
-    default_name = "medqa"
-
-    def to_samples(self, row: Row) -> list[Sample]:
-        rec = row.data
-        opts = get(rec, "options")
-        if not isinstance(opts, dict) or not opts:
-            raise SourceError("options must be an object of letter -> text", "options")
-        letters = sorted(opts)
-        options = [str(opts[k]).strip() for k in letters]
-        idx = get_text(rec, "answer_idx").upper()
-        if idx not in letters:
-            raise SourceError(f"answer_idx {idx!r} is not one of {letters}", "answer_idx")
-        return [self.mcq(row, get_text(rec, "question"), options, LETTERS[letters.index(idx)],
-                         meta_info=rec.get("meta_info"))]
-
-
-class MedMCQASource(_RecordsSource):
-    default_name = "medmcqa"
-
-    def __init__(self, path: Any = None, cop_base: int = 1, **kw):
-        super().__init__(path, **kw)
-        self.cop_base = cop_base
-
-    def to_samples(self, row: Row) -> list[Sample]:
-        rec = row.data
-        options = [get_text(rec, f"op{x}") for x in "abcd"]
-        try:
-            cop = int(get(rec, "cop")) - self.cop_base
-        except (TypeError, ValueError):
-            raise SourceError(f"cop {rec.get('cop')!r} is not a number", "cop") from None
-        if not 0 <= cop < 4:
-            raise SourceError(f"cop {rec.get('cop')!r} names no option (test split has no answers)", "cop")
-        return [self.mcq(row, get_text(rec, "question"), options, LETTERS[cop],
-                         subject=rec.get("subject_name"), topic=rec.get("topic_name"), explanation=rec.get("exp"))]
-
-
-class PubMedQASource(_RecordsSource):
-    """Yes/no/maybe questions over their abstract, as 3-option MCQs (the evaluation's format)."""
-
-    default_name = "pubmedqa"
-    id_field = "_key"
-    OPTIONS = ["yes", "no", "maybe"]
-
-    def to_samples(self, row: Row) -> list[Sample]:
-        rec = row.data
-        contexts = get(rec, "CONTEXTS")
-        context = "\n".join(str(c).strip() for c in contexts) if isinstance(contexts, list) else str(contexts)
-        decision = get_text(rec, "final_decision").lower()
-        if decision not in self.OPTIONS:
-            raise SourceError(f"final_decision {decision!r} is not yes/no/maybe", "final_decision")
-        return [self.mcq(row, get_text(rec, "QUESTION"), list(self.OPTIONS),
-                         LETTERS[self.OPTIONS.index(decision)], context=context,
-                         long_answer=rec.get("LONG_ANSWER"), year=rec.get("YEAR"))]
-
-
-class InstructionJsonlSource(_RecordsSource):
+class InstructionJsonlSource(RecordsSource):
     default_name = "instruction_jsonl"
 
     def to_samples(self, row: Row) -> list[Sample]:

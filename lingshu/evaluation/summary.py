@@ -8,12 +8,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-# (column title, benchmark config name) in the paper's order.
-MULTIMODAL = [("MMMU-Med", "mmmu_med"), ("VQA-RAD", "vqa_rad"), ("SLAKE", "slake"), ("PathVQA", "path_vqa"),
-              ("PMC-VQA", "pmc_vqa"), ("OmniMedVQA", "omnimedvqa"), ("MedXpertQA-MM", "medxpertqa_mm")]
-TEXT = [("MMLU-Med", "mmlu_med"), ("PubMedQA", "pubmedqa"), ("MedMCQA", "medmcqa"), ("MedQA", "medqa"),
-        ("MedBullets", "medbullets_op5"), ("MedXpertQA-Text", "medxpertqa_text"), ("SuperGPQA-Med", "supergpqa_med")]
-REPORTS = [("MIMIC-CXR", "mimic_cxr"), ("IU-Xray", "iu_xray"), ("CheXpert Plus", "chexpert_plus")]
+from lingshu.datasets.registry import published_rows, table
+
+# (column title, benchmark config name) in the paper's order, from each dataset module's facts.
+MULTIMODAL, TEXT, REPORTS = ([(f.title, f.name) for f in table(kind)] for kind in ("multimodal", "text", "reports"))
 # RaTE / Semb / 1/RadCliQ need model weights we do not compute yet: no always-empty columns.
 REPORT_METRICS = [("ROUGE-L", "rouge_l"), ("CIDEr", "cider")]
 # The protocol that made the published rows: MedEvalKit's rules and prompts, a GPT-4.1 judge given
@@ -21,18 +19,7 @@ REPORT_METRICS = [("ROUGE-L", "rouge_l"), ("CIDEr", "cider")]
 PAPER_PROTOCOL = {"scoring": "medevalkit", "judge": "gpt-4.1", "judge_prompt": "medevalkit", "max_new_tokens": 8192,
                   "prompt_set": "medevalkit"}
 JUDGE_PROMPT_DIFFERS = "judge prompt differs from MedEvalKit's"
-# Lingshu paper v4 (arXiv 2506.07044), accuracy %; reports: ROUGE-L, CIDEr (then RaTE, Semb, 1/RadCliQ).
-PUBLISHED: dict[str, dict[str, Any]] = {
-    "Lingshu-7B (paper)": {
-        "mmmu_med": 54.0, "vqa_rad": 67.9, "slake": 83.1, "path_vqa": 61.9, "pmc_vqa": 56.3, "omnimedvqa": 82.9,
-        "medxpertqa_mm": 26.7, "mmlu_med": 74.5, "pubmedqa": 76.6, "medmcqa": 55.9, "medqa": 63.3,
-        "medbullets_op5": 56.2, "medxpertqa_text": 16.5, "supergpqa_med": 26.3,
-        "mimic_cxr": (30.8, 109.4, 52.1, 30.0, 69.2), "iu_xray": (41.2, 180.7, 57.6, 48.4, 108.1),
-        "chexpert_plus": (26.5, 79.0, 45.4, 26.8, 47.3)},
-    "Qwen2.5-VL-7B (paper)": {
-        "mmmu_med": 50.6, "vqa_rad": 64.5, "slake": 67.2, "path_vqa": 44.1, "pmc_vqa": 51.9, "omnimedvqa": 63.6,
-        "medxpertqa_mm": 22.3},
-}
+PUBLISHED = published_rows()  # row label -> {benchmark: number(s)} (Lingshu paper v4)
 PAPER_NAMES = {b for _, b in MULTIMODAL + TEXT + REPORTS}
 
 

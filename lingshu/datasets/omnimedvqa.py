@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import ClassVar
 
-from lingshu.evaluation.benchmarks.base import Benchmark, letter_of, read_json
+from lingshu.datasets.base import LINGSHU, QWEN, Benchmark, Facts, SourceError, letter_of
 from lingshu.schema import BenchmarkItem
 
 log = logging.getLogger(__name__)
+FACTS = (Facts("omnimedvqa", "OmniMedVQA", {"open_access": 88996}, "multimodal", {LINGSHU: 82.9, QWEN: 63.6}),)
 SPLIT_DIRS = {"open_access": "Open-access", "restricted_access": "Restricted-access"}
 
 
@@ -20,18 +20,18 @@ class OmniMedVQA(Benchmark):
     name = "omnimedvqa"
     example_path = "/data/OmniMedVQA"
     default_split = "open_access"
-    expected: ClassVar[dict[str, int]] = {"open_access": 88996}
+    facts = FACTS[0]
 
     def load(self) -> Iterator[BenchmarkItem]:
         sub = SPLIT_DIRS.get(self.split, self.split)
         for f in self.find(f"QA_information/{sub}/*.json", f"**/{sub}/*.json", "*.json"):
             # image_path is relative to the release root (the folder holding QA_information/)
             release = str(f.parents[2]) if f.parent.parent.name == "QA_information" else "."
-            for rec in read_json(f):
+            for _, rec in self.records(f):
                 options = [str(rec[f"option_{c}"]).strip() for c in "ABCD" if rec.get(f"option_{c}") not in (None, "")]
                 try:
                     answer = letter_of(str(rec["gt_answer"]), options)
-                except ValueError:  # a handful of released rows: kept (as MedEvalKit keeps them), never right
+                except SourceError:  # a handful of released rows: kept (as MedEvalKit keeps them), never right
                     log.warning("omnimedvqa: %s: answer %r matches no option; kept and scored wrong",
                                 rec.get("question_id"), rec["gt_answer"])
                     answer = str(rec["gt_answer"])

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from typing import ClassVar
 
-from lingshu.evaluation.benchmarks.base import Benchmark, BenchmarkPathError, image_value, letter_of, read_parquet
+from lingshu.datasets.base import LINGSHU, QWEN, Benchmark, BenchmarkPathError, Facts, image_value, letter_of
 from lingshu.schema import BenchmarkItem
 
+FACTS = (Facts("mmmu_med", "MMMU-Med", {"validation": 150, "test": 1752}, "multimodal", {LINGSHU: 54.0, QWEN: 50.6}),)
 SUBJECTS = ("Basic_Medical_Science", "Clinical_Medicine", "Diagnostics_and_Laboratory_Medicine", "Pharmacy",
             "Public_Health")
 
@@ -20,7 +20,7 @@ class MMMUMed(Benchmark):
     name = "mmmu_med"
     example_path = "/data/MMMU"
     default_split = "validation"
-    expected: ClassVar[dict[str, int]] = {"validation": 150, "test": 1752}
+    facts = FACTS[0]
     max_images = 6
 
     def load(self) -> Iterator[BenchmarkItem]:
@@ -32,7 +32,7 @@ class MMMUMed(Benchmark):
                 raise BenchmarkPathError(f"benchmark {self.name}: no <Subject>/{self.split}-*.parquet under {self.path}; "
                                          f"set benchmark.{self.name}.path={self.example_path}")
         for f in files:
-            for rec in read_parquet(f):
+            for row, rec in self.records(f):
                 raw = rec.get("options") or "[]"
                 options = [str(o) for o in (ast.literal_eval(raw) if isinstance(raw, str) else raw)]
                 answer = str(rec["answer"]).strip()
@@ -44,7 +44,7 @@ class MMMUMed(Benchmark):
                 subject = str(rec["id"]).split("_", 1)[-1].rsplit("_", 1)[0]
                 yield BenchmarkItem(
                     id=str(rec["id"]), benchmark=self.name, question=str(rec["question"]).strip(),
-                    answer=letter_of(answer, options) if mcq else answer, answer_type="mcq" if mcq else "open",
+                    answer=self.parsed(letter_of, f, row, answer, options) if mcq else answer, answer_type="mcq" if mcq else "open",
                     options=options if mcq else None, images=images,
                     categories={"subject": subject, "question_type": str(rec.get("question_type", "")),
                                 "modality": str(rec.get("img_type", "")), "language": "en"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any, Iterator
 
 from lingshu.data.sources.base import Row, Source, SourceError, chat, check_path, data_files, get, get_text
@@ -49,7 +50,11 @@ class R2GenSource(_ReportSource):
         super().__init__(path, split=split, **kw)
         if split not in SPLITS:
             raise ValueError(f"source {self.name}: split must be one of {sorted(SPLITS)}, got {split!r}")
-        self.file = self.path if self.path.is_file() else check_path(self.name, self.path / "annotation.json")
+        self.file = self.locate()
+
+    def locate(self) -> Path:
+        """The annotation file: `path` itself, or annotation.json in it."""
+        return self.path if self.path.is_file() else check_path(self.name, self.path / "annotation.json")
 
     def rows(self) -> Iterator[Row]:
         # One JSON object of split lists: read whole. Bytes that are not UTF-8 become surrogates, so

@@ -1,16 +1,20 @@
-"""The built-in synthetic corpus as a source (see `lingshu.data.demo`).
+"""The built-in synthetic corpus (`lingshu.data.demo`, needs no files) as a training source and as
+a benchmark (its held-out split).
 
-Rows are image indices, then one row for the text MCQs and one for the planted records, so a
-partition renders only its own images.
+Source rows are image indices, then one row for the text MCQs and one for the planted records, so
+a partition renders only its own images.
 """
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from lingshu.data import demo
 from lingshu.data.sources.base import SOURCE_KINDS, Row, Source
-from lingshu.schema import Sample
+from lingshu.datasets.base import Facts
+from lingshu.schema import BenchmarkItem, Sample
+
+FACTS = (Facts("demo", "Demo", {}),)
 
 
 class DemoSource(Source):
@@ -48,3 +52,18 @@ class DemoSource(Source):
             s.source = self.name
             s.meta.update(file="demo", row=row.line, original_id=s.id)
         return out
+
+
+class DemoBenchmark:
+    name = "demo"
+    facts = FACTS[0]
+    has_reports = True  # one report question per image
+    max_images = 1
+
+    def __init__(self, seed: int = 0, num_images: int = 60, kinds: list[str] | None = None):
+        self.seed = int(seed)
+        self.num_images = int(num_images)
+        self.kinds = tuple(kinds or ("closed", "open", "mcq", "report"))
+
+    def load(self) -> Iterator[BenchmarkItem]:
+        yield from demo.demo_benchmark_items(self.seed, self.num_images, self.kinds)

@@ -5,16 +5,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
 
-from lingshu.evaluation.benchmarks.base import Benchmark, letter_of, read_records
+from lingshu.datasets.base import LINGSHU, Benchmark, Facts, letter_of
 from lingshu.schema import BenchmarkItem
+
+FACTS = (Facts("supergpqa_med", "SuperGPQA-Med", {"test": 2755}, "text", {LINGSHU: 26.3}),)
 
 
 class SuperGPQAMed(Benchmark):
     name = "supergpqa_med"
     example_path = "/data/SuperGPQA"
-    expected: ClassVar[dict[str, int]] = {"test": 2755}
+    facts = FACTS[0]
 
     def __init__(self, path: str | None = None, split: str | None = None, discipline: str = "Medicine",
                  max_images: int | None = None):
@@ -23,12 +24,12 @@ class SuperGPQAMed(Benchmark):
 
     def load(self) -> Iterator[BenchmarkItem]:
         f = self.find("**/SuperGPQA-all.jsonl", "**/*.jsonl", "**/*.parquet")[0]
-        for rec in read_records(f):
+        for row, rec in self.records(f):
             if rec.get("discipline") != self.discipline:
                 continue
             options = [str(o).strip() for o in rec["options"]]
             yield BenchmarkItem(id=str(rec["uuid"]), benchmark=self.name, question=str(rec["question"]).strip(),
-                                answer=letter_of(str(rec.get("answer_letter") or rec["answer"]), options),
+                                answer=self.parsed(letter_of, f, row, str(rec.get("answer_letter") or rec["answer"]), options),
                                 answer_type="mcq", options=options,
                                 categories={"field": str(rec.get("field", "")), "difficulty": str(rec.get("difficulty", "")),
                                             "language": "en"})

@@ -7,11 +7,12 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
 
-from lingshu.evaluation.benchmarks.base import Benchmark, BenchmarkPathError, read_parquet
+from lingshu.data.sources.records import read_parquet
+from lingshu.datasets.base import LINGSHU, Benchmark, BenchmarkPathError, Facts
 from lingshu.schema import LETTERS, BenchmarkItem
 
+FACTS = (Facts("mmlu_med", "MMLU-Med", {"test": 1871}, "text", {LINGSHU: 74.5}),)
 SUBJECTS = ("anatomy", "clinical_knowledge", "college_biology", "college_medicine", "high_school_biology",
             "medical_genetics", "nutrition", "professional_medicine", "virology")
 
@@ -19,7 +20,7 @@ SUBJECTS = ("anatomy", "clinical_knowledge", "college_biology", "college_medicin
 class MMLUMed(Benchmark):
     name = "mmlu_med"
     example_path = "/data/mmlu"
-    expected: ClassVar[dict[str, int]] = {"test": 1871}
+    facts = FACTS[0]
 
     def __init__(self, path: str | None = None, split: str | None = None, subjects: list[str] | None = None,
                  max_images: int | None = None):
@@ -50,7 +51,7 @@ class MMLUMed(Benchmark):
     @staticmethod
     def _rows(f: Path) -> Iterator[tuple[str, list[str], str]]:
         if f.suffix == ".parquet":
-            for rec in read_parquet(f):
+            for _, rec in read_parquet(f):
                 yield str(rec["question"]).strip(), [str(c).strip() for c in rec["choices"]], LETTERS[int(rec["answer"])]
         else:
             with f.open(encoding="utf-8", newline="") as fh:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import ClassVar
 
-from lingshu.evaluation.benchmarks.base import Benchmark, read_records
+from lingshu.datasets.base import LINGSHU, QWEN, Benchmark, Facts
 from lingshu.schema import BenchmarkItem
 
+FACTS = (Facts("medxpertqa_mm", "MedXpertQA-MM", {"test": 2000}, "multimodal", {LINGSHU: 26.7, QWEN: 22.3}),
+         Facts("medxpertqa_text", "MedXpertQA-Text", {"test": 2450}, "text", {LINGSHU: 16.5}))
 _CHOICES = re.compile(r"\s*Answer Choices:.*$", re.DOTALL)
 
 
@@ -22,7 +23,7 @@ class _MedXpertQA(Benchmark):
     def load(self) -> Iterator[BenchmarkItem]:
         f = self.find(f"{self.subset}/{self.split}.jsonl", f"**/{self.subset}/{self.split}.jsonl")[0]
         root = str(f.parent.parent)  # images/ sits beside MM/ and Text/
-        for rec in read_records(f):
+        for _, rec in self.records(f):
             opts = rec["options"]
             letters = sorted(opts)
             images = [self.image(name, f"{root}/images", "images") for name in rec.get("images") or []]
@@ -39,11 +40,11 @@ class _MedXpertQA(Benchmark):
 class MedXpertQAMM(_MedXpertQA):
     name = "medxpertqa_mm"
     subset = "MM"
-    expected: ClassVar[dict[str, int]] = {"test": 2000}
+    facts = FACTS[0]
     max_images = 6
 
 
 class MedXpertQAText(_MedXpertQA):
     name = "medxpertqa_text"
     subset = "Text"
-    expected: ClassVar[dict[str, int]] = {"test": 2450}
+    facts = FACTS[1]

@@ -24,10 +24,6 @@ def tokenize_report(text: str | None) -> list[str]:
     return (text or "").lower().replace(".", " .").split()
 
 
-def reference_report(findings: str | None, impression: str | None) -> str:
-    return f"Findings: {findings or ''} Impression: {impression or ''}"
-
-
 def _ngrams(tokens: list[str]) -> list[Counter]:
     return [Counter(tuple(tokens[i:i + k]) for i in range(len(tokens) - k + 1)) for k in range(1, N + 1)]
 
