@@ -75,6 +75,7 @@ def test_training_forward_sees_the_positions_generation_uses(tiny):
     at the answer position as the engine's generation prompt: same 3D rope positions."""
     from lingshu.data.collate import SFTCollator
     from lingshu.data.demo import demo_samples
+    from lingshu.prompts import render_messages
 
     model, proc = tiny
     samples = [s for s in demo_samples("train", 0, 4, 0, planted=False) if s.id.endswith("-yesno")]
@@ -86,6 +87,6 @@ def test_training_forward_sees_the_positions_generation_uses(tiny):
         train_logits = model(**batch).logits
         for i, s in enumerate(samples):
             pos = int((labels[i] != -100).nonzero()[0]) - 1  # the position that predicts the answer
-            enc = engine.encode([GenerationRequest(messages=s.messages[:1], images=s.images)])
+            enc = engine.encode([GenerationRequest(messages=render_messages(s)[:1], images=s.images)])
             gen_logits = model(**enc).logits[0, -1]
             assert torch.allclose(train_logits[i, pos], gen_logits, atol=1e-4), s.id
