@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lingshu.data.sources.base import Row, Source, first_existing, get, get_text
+from lingshu.data.sources.base import Row, Source, SourceError, first_existing, get, get_text
 from lingshu.data.sources.records import read_records
-from lingshu.datasets.base import (LINGSHU, QWEN, Benchmark, Facts, Fields, closed_or_open, qa_item, training_sample,
-                                   yes_no_kind)
+from lingshu.datasets.base import (LINGSHU, QWEN, Benchmark, Facts, Fields, closed_or_open, image_value, qa_item,
+                                   training_sample, yes_no_kind)
 from lingshu.schema import BenchmarkItem, Sample
 
 FACTS = (Facts("vqa_rad", "VQA-RAD", {"test": 451}, "multimodal", {LINGSHU: 67.9, QWEN: 64.5}),)
@@ -37,6 +37,9 @@ def is_test(rec: Any) -> bool:
 
 
 class VQARADSource(Source):
+    """The OSF release (CLOSED/OPEN labels), or the hub copy `task=acquire` fetches
+    (`data/<split>-*.parquet`, where yes/no answers are the closed ones)."""
+
     default_name = "vqa_rad"
 
     def __init__(self, path: Any = None, split: str = "train", **kw):
@@ -44,21 +47,38 @@ class VQARADSource(Source):
         if split not in ("train", "test"):
             raise ValueError(f"source {self.name}: split must be train or test, got {split!r}")
         base = self.path if self.path.is_dir() else self.path.parent
+        released = self.path.is_file() or (base / ANNOTATION).exists()
+        self.hub_files = [] if released else sorted(base.glob(f"**/{split}-*.parquet"))
+        if self.hub_files:
+            return
         self.annotation = self.path if self.path.is_file() else first_existing(self.name, base, [ANNOTATION], "VQA-RAD")
         if kw.get("image_root") is None:  # the release layout decides
             self.image_root = first_existing(self.name, base, [IMAGES, "images"], "VQA-RAD")
 
     def rows(self) -> Iterator[Row]:
+        for file in self.hub_files:
+            for line, rec in read_records(file, self.max_record_bytes):
+                yield Row(str(file), line, rec, None)
+        if self.hub_files:
+            return
         for line, rec in read_records(self.annotation, self.max_record_bytes):
             if is_test(rec) == (self.split == "test"):
                 yield Row(str(self.annotation), line, rec, str(rec.get("qid")) if isinstance(rec, dict) else None)
 
     def to_samples(self, row: Row) -> list[Sample]:
+        if self.hub_files:
+            f = parse(row.data, labelled=False)
+            image = image_value(f.images[0])
+            if not image:
+                raise SourceError("the image struct holds no bytes", "image")
+            if len(image) > self.max_file_bytes:
+                raise SourceError(f"image of {len(image)} bytes is over max_file_bytes {self.max_file_bytes}", "image")
+            return [training_sample(self, row, f, [image], "vqa", "radiology")]
         f, rec = parse(row.data), row.data
         image = self.image_bytes(str(f.images[0]), f.image_field)
         return [training_sample(self, row, f, [image], "vqa", "radiology", image_name=rec.get("image_name"),
-                          question_type=rec.get("question_type"), image_organ=rec.get("image_organ"),
-                          phrase_type=rec.get("phrase_type"))]
+                                question_type=rec.get("question_type"), image_organ=rec.get("image_organ"),
+                                phrase_type=rec.get("phrase_type"))]
 
 
 class VQARAD(Benchmark):

@@ -95,6 +95,36 @@ def test_acquire_then_curate_and_eval_find_the_data_without_path_overrides(hub, 
         build_benchmarks(override.benchmark)
 
 
+def vqa_rad_hub() -> dict[str, bytes]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def table(split, n):
+        buf = io.BytesIO()
+        pq.write_table(pa.Table.from_pylist([{"image": {"bytes": IMG, "path": None}, "question": f"{split} q{i}?",
+                                              "answer": "yes" if i % 2 else "left"} for i in range(n)]), buf)
+        return buf.getvalue()
+    return {"data/train-00000-of-00001.parquet": table("train", 5), "data/test-00000-of-00001.parquet": table("test", 3)}
+
+
+def test_one_fetch_of_the_vqa_rad_hub_copy_serves_training_and_evaluation(hub, tmp_path):
+    from lingshu.data.sources import build_sources
+    from lingshu.tasks import acquire
+    from lingshu.tasks.evaluate import build_benchmarks
+
+    repo = hub.add("flaviagiammarino/vqa-rad", vqa_rad_hub(), lfs={"data/train-00000-of-00001.parquet"})
+    pin = f"task.catalogue.vqa_rad.revision={repo.commit}"
+    cfg = compose(["task=acquire", "source=[vqa_rad]", "benchmark=[vqa_rad]", pin], tmp_path)
+    assert acquire.run(cfg)["status"] == {"vqa_rad": "downloaded"}
+
+    curate_cfg = compose(["task=curate", "source=[vqa_rad]"], tmp_path)  # no path= anywhere
+    samples = [r for r in build_sources(curate_cfg.source)["vqa_rad"] if hasattr(r, "messages")]
+    assert [(s.question, s.answer_type) for s in samples][:2] == [("train q0?", "open"), ("train q1?", "closed")]
+    assert len(samples) == 5 and samples[0].images == [IMG]
+    items = list(build_benchmarks(compose(["task=eval", "benchmark=[vqa_rad]"], tmp_path).benchmark)["vqa_rad"].load())
+    assert [i.question for i in items] == ["test q0?", "test q1?", "test q2?"]
+
+
 def test_missing_data_says_to_run_acquire(tmp_path):
     from lingshu.data.sources import build_sources
     from lingshu.tasks.evaluate import build_benchmarks

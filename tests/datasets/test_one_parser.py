@@ -32,6 +32,16 @@ def vqa_rad(root):
     return VQARADSource(path=root, split="test"), VQARAD(str(root))
 
 
+def vqa_rad_hub(root):
+    """The hub copy task=acquire fetches: parquet without answer types."""
+    path = root / "data" / "test-00000-of-00001.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([
+        {"image": {"bytes": png(6), "path": None}, "question": "is there a bleed?", "answer": "yes"},
+        {"image": {"bytes": png(7), "path": None}, "question": "how many lesions?", "answer": "3"}]), path)
+    return VQARADSource(path=root, split="test"), VQARAD(str(root))
+
+
 def slake(root):
     base = {"img_id": 1, "img_name": "xmlab1/source.jpg", "modality": "CT", "content_type": "Organ", "location": "Lung"}
     put(root / "test.json", json.dumps([
@@ -98,7 +108,7 @@ def mimic_cxr(root):
     return MIMICCXRSource(path=root, split="test", kind="instruction"), MIMICCXR(str(root))
 
 
-DATASETS = [vqa_rad, slake, path_vqa, pmc_vqa, medqa, medmcqa, pubmedqa, mimic_cxr]
+DATASETS = [vqa_rad, vqa_rad_hub, slake, path_vqa, pmc_vqa, medqa, medmcqa, pubmedqa, mimic_cxr]
 
 
 def fields_of_sample(s):
