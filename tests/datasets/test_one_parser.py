@@ -32,13 +32,16 @@ def vqa_rad(root):
     return VQARADSource(path=root, split="test"), VQARAD(str(root))
 
 
-def vqa_rad_hub(root):
-    """The hub copy task=acquire fetches: parquet without answer types."""
+def hub_parquet(root, rows):
+    """A hub copy's test split: parquet of (image struct, question, answer), without answer types."""
     path = root / "data" / "test-00000-of-00001.parquet"
     path.parent.mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist([
-        {"image": {"bytes": png(6), "path": None}, "question": "is there a bleed?", "answer": "yes"},
-        {"image": {"bytes": png(7), "path": None}, "question": "how many lesions?", "answer": "3"}]), path)
+    pq.write_table(pa.Table.from_pylist([{"image": {"bytes": png(shade), "path": None}, "question": q, "answer": a}
+                                         for shade, q, a in rows]), path)
+
+
+def vqa_rad_hub(root):
+    hub_parquet(root, [(6, "is there a bleed?", "yes"), (7, "how many lesions?", "3")])
     return VQARADSource(path=root, split="test"), VQARAD(str(root))
 
 
@@ -54,11 +57,7 @@ def slake(root):
 
 
 def path_vqa(root):
-    path = root / "data" / "test-00000-of-00001.parquet"
-    path.parent.mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist([
-        {"image": {"bytes": png(3), "path": None}, "question": "is this tissue necrotic?", "answer": "no"},
-        {"image": {"bytes": png(4), "path": None}, "question": "what stain is used?", "answer": "h&e"}]), path)
+    hub_parquet(root, [(3, "is this tissue necrotic?", "no"), (4, "what stain is used?", "h&e")])
     return PathVQASource(path=root, split="test"), PathVQA(str(root))
 
 
