@@ -56,10 +56,9 @@ class VQARADSource(Source):
             self.image_root = first_existing(self.name, base, [IMAGES, "images"], "VQA-RAD")
 
     def rows(self) -> Iterator[Row]:
-        for file in self.hub_files:
-            for line, rec in read_records(file, self.max_record_bytes):
-                yield Row(str(file), line, rec, None)
         if self.hub_files:
+            for file in self.hub_files:
+                yield from (Row(str(file), line, rec, None) for line, rec in read_records(file, self.max_record_bytes))
             return
         for line, rec in read_records(self.annotation, self.max_record_bytes):
             if is_test(rec) == (self.split == "test"):
