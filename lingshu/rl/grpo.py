@@ -38,11 +38,11 @@ from rich.table import Table
 from lingshu.engines.base import GenerationRequest
 from lingshu.engines.hf import encode_prompts
 from lingshu.rl.data import RLData, question_type
-from lingshu.rl.rollout import RolloutConfig, RolloutEngine, build_rollout, sampling_summary
+from lingshu.rl.rollout import RolloutConfig, RolloutEngine, build_rollout, full_tensor, sampling_summary
 from lingshu.schema import stable_id
 from lingshu.training.memory import print_memory_plan
 from lingshu.training.metrics import RunningMeans
-from lingshu.training.schedule import warmup_constant
+from lingshu.training.schedule import Schedule
 
 
 @dataclass
@@ -238,7 +238,7 @@ ANSWER_TYPES = ("mcq", "closed", "open", "yes_no", "other")  # question_type(), 
 
 class GRPOModule(L.LightningModule):
     def __init__(self, model, processor, reward, cfg: GRPOConfig, world_size: int = 1, seed: int = 0,
-                 rollout: RolloutEngine | None = None):
+                 rollout: RolloutEngine | None = None, schedule: Schedule | None = None):
         super().__init__()
         self.automatic_optimization = False
         self.model, self.processor, self.reward, self.cfg = model, processor, reward, cfg
@@ -247,6 +247,7 @@ class GRPOModule(L.LightningModule):
         self.rollout_engine = rollout or build_rollout(cfg.rollout, model, processor, cfg.micro_batch_size, world_size)
         self.synced_step: int | None = None  # the global step whose weights the rollout engine holds
         self.world_size, self.seed = world_size, seed
+        self.schedule = schedule  # the one the start-up table printed (None: warm-up, then constant)
         components = [n for n in getattr(reward, "components", {})]
         self.running = RunningMeans(
             means=["reward/overall", "reward/overall_sq", "reward/unscored_fraction",
@@ -349,14 +350,17 @@ class GRPOModule(L.LightningModule):
         sums = dict(kl_sum=0.0, clip_sum=0.0, dual_clip_sum=0.0, loss=0.0, entropy=0.0)
         tokens_total = 0
         grad_norms = []
+        starts = range(0, len(chunks), chunks_per_update)
+        local = [sum(int(ch.response_mask.sum()) for ch in chunks[u:u + chunks_per_update]) for u in starts]
+        # Mean over each minibatch's tokens on all ranks: DDP/FSDP average gradients over ranks, so each
+        # rank divides its sum by the global count / world size. The counts hold for every pass: one
+        # all-reduce per rollout.
+        global_tokens = self.trainer.strategy.reduce(torch.tensor([float(n) for n in local], device=self.device),
+                                                     reduce_op="sum").tolist()
         for _ in range(c.updates_per_rollout):
-            for u in range(0, len(chunks), chunks_per_update):
+            for i, u in enumerate(starts):
                 group = chunks[u:u + chunks_per_update]
-                local = sum(int(ch.response_mask.sum()) for ch in group)
-                # Mean over the minibatch's tokens on all ranks: DDP/FSDP average gradients over ranks,
-                # so each rank divides its sum by the global count / world size.
-                tokens = float(self.trainer.strategy.reduce(torch.tensor(float(local), device=self.device),
-                                                            reduce_op="sum"))
+                tokens = global_tokens[i]
                 offset = u * c.micro_batch_size
                 for ch in group:
                     n = ch.response_mask.shape[0]
@@ -374,7 +378,7 @@ class GRPOModule(L.LightningModule):
                         sums[k] += float(st[k])
                     sums["loss"] += float(loss_sum.detach())
                     offset += n
-                tokens_total += local
+                tokens_total += local[i]
                 norm = total_grad_norm(self.model)
                 if norm is not None:  # DeepSpeed keeps gradients in its partitions and clips them itself
                     grad_norms.append(norm)
@@ -433,7 +437,7 @@ class GRPOModule(L.LightningModule):
         c = self.cfg
         params = [p for p in self.model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_constant(s, c.warmup_steps))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, self.schedule or Schedule(0, c.warmup_steps, shape="constant"))
         return [opt], [sched]
 
     def on_train_start(self) -> None:
@@ -462,8 +466,7 @@ def total_grad_norm(model) -> torch.Tensor | None:
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     if not grads:
         return None
-    norm = torch.nn.utils.get_total_norm(grads)
-    return norm.full_tensor() if hasattr(norm, "full_tensor") else norm
+    return full_tensor(torch.nn.utils.get_total_norm(grads))
 
 
 def print_plan(c: GRPOConfig, world_size: int) -> None:

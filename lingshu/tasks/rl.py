@@ -91,7 +91,7 @@ class GRPOKind:
                 raise ConfigError(f"with {world} ranks, stages.{stage.name}.update_prompts={stage.update_prompts} must "
                                   f"split evenly over the ranks and each rank's share x generations_per_prompt into "
                                   f"micro-batches of micro_batch_size={stage.micro_batch_size}")
-            grpo = GRPOModule(model, processor, reward, stage, world_size=world, seed=cfg.seed)
+            grpo = GRPOModule(model, processor, reward, stage, world_size=world, seed=cfg.seed, schedule=sched)
             # held-out reward through the rollout engine (batched; vLLM on GPU), before and after
             state["measure"] = lambda: measure_heldout(grpo.rollout_engine, model, processor.tokenizer, reward,
                                                        heldout, stage, cfg.seed) if heldout else None
