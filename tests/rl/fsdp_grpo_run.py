@@ -1,6 +1,6 @@
 """One GRPO rollout + update of the tiny model from fixed responses, unsharded (1 process) or under
 FSDP2 (`--devices 2`: Lightning's ModelParallelStrategy starts the second process by rerunning this
-script). Writes hf/ (exported from the shards), each rank's logged metrics and its rollout's shapes.
+script). Writes hf/ (exported from the shards) and each rank's logged metrics.
 
     python tests/rl/fsdp_grpo_run.py OUT --devices 2 [--steps 1] [--ckpt-every N]
 """
@@ -72,7 +72,6 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1)
     ap.add_argument("--ckpt-every", type=int, default=0)
     ap.add_argument("--die-after", type=int, default=0)  # SIGKILL this process after that many steps
-    ap.add_argument("--generate", choices=["fixed", "hf"], default="fixed")  # fixed responses or HF from the shards
     args = ap.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -99,7 +98,7 @@ def main() -> None:
                         enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks,
                         default_root_dir=str(out))
     module = GRPOModule(model, proc, reward, cfg, world_size=trainer.world_size, seed=0,
-                        rollout=KeyedRollout(proc.tokenizer) if args.generate == "fixed" else None)
+                        rollout=KeyedRollout(proc.tokenizer))
     trainer.fit(module, datamodule=PromptDataModule(prompts(), cfg.prompts_per_step, seed=0),
                 ckpt_path=resume_path(out / "checkpoints"))
     export_trained(model, proc, out / "hf", write=trainer.is_global_zero)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from transformers import Qwen2_5_VLForConditionalGeneration
 
+from lingshu.models.backbone import Backbone, TinyArch
 from tests.e2e.conftest import curated  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +88,9 @@ def test_task_rl_under_fsdp_two_cpu_processes(curated, tmp_path):  # noqa: F811 
     log = out.stdout + out.stderr
     assert "GRPO memory per GPU (fsdp, 2 ranks" in log
     hf = run_dir / "rl" / "hf"
-    assert max_diff(weights(hf), weights(hf)) == 0.0  # loads in plain transformers
+    loaded = weights(hf)  # plain transformers: every tensor of the architecture, finite
+    assert loaded.keys() == Backbone(arch=TinyArch()).build(seed=0)[0].state_dict().keys()
+    assert all(t.isfinite().all() for t in loaded.values())
     held = json.loads((run_dir / "rl" / "heldout.json").read_text())
     assert held["before"]["greedy"]["n"] == held["after"]["greedy"]["n"] == 4
     ckpt = run_dir / "rl" / "checkpoints" / "last.ckpt"
