@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from lingshu.data.mixture import MixtureEntry
-from lingshu.prompts import render_messages
+from lingshu.prompts import is_yes_no, render_messages
 from lingshu.schema import IMAGE_TOKEN, LETTERS, THINK_ANSWER_INSTRUCTION, BenchmarkItem, Sample, stable_id
-from lingshu.text import normalize_answer
 
 
 @dataclass
@@ -35,7 +34,7 @@ class RLData:
 
 
 def question_type(s: Sample) -> str:
-    if s.answer_type == "closed" and normalize_answer(s.answer or "") in ("yes", "no"):
+    if is_yes_no(s.answer_type, s.answer or ""):
         return "yes/no"
     return s.answer_type or "other"
 
