@@ -9,13 +9,12 @@ same command resumes from `rl/checkpoints/last.ckpt` at the same prompt position
 
 from __future__ import annotations
 
-import json
 import logging
-from fnmatch import fnmatch
 
 from hydra.utils import instantiate
 
 from lingshu.errors import ConfigError
+from lingshu.io import write_json
 from lingshu.data.datamodule import resolve_shard_dir
 from lingshu.data.shards import iter_tar, list_shards
 from lingshu.rl.data import build_prompts, heldout_from_benchmark
@@ -40,7 +39,7 @@ def prompts_from_shards(cfg, stage: GRPOConfig):
     def samples():
         for entry in stage.data.mixture:
             for shard in list_shards(resolve_shard_dir(cfg.paths.curated_dir, entry.source)):
-                if not entry.shards or fnmatch(shard.name, entry.shards):
+                if entry.accepts_shard(shard.name):
                     yield from (s for s in iter_tar(shard) if entry.accepts({"kind": s.kind, "id": s.id}))
     return build_prompts(samples(), stage.data, cfg.seed)
 
@@ -56,9 +55,6 @@ class GRPOKind:
 
     def key_nodes(self, cfg) -> list:
         return [cfg.reward, cfg.trainer]
-
-    def sources(self, stage: GRPOConfig) -> list[str]:
-        return [m.source for m in stage.data.mixture]
 
     def prepare(self, cfg, stage: GRPOConfig, model, processor, out_dir) -> Job:
         reward = instantiate(cfg.reward, _convert_="all")
@@ -103,7 +99,7 @@ class GRPOKind:
             return {"prompts": counts, "heldout_before": state["before"], "heldout_after": state["after"]}
 
         def after_export(out_dir) -> None:
-            (out_dir / "heldout.json").write_text(json.dumps({"before": state["before"], "after": state["after"]}, indent=2))
+            write_json(out_dir / "heldout.json", {"before": state["before"], "after": state["after"]})
 
         return Job(datamodule=PromptDataModule(train, stage.prompts_per_step, cfg.seed), schedule=schedule,
                    module=module, base_lrs={"policy": stage.lr}, checkpoint_every=every, finish=finish,

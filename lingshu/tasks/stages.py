@@ -92,8 +92,8 @@ def stage_key(cfg, name: str, stage, kind, init_from: str | None) -> str:
     """Config of the stage and of what builds and runs it, identity of the data it reads (the
     manifests of its sources) and of its starting weights: a change in any retrains it."""
     return config_hash(cfg.model, cfg.stages[name], *kind.key_nodes(cfg), cfg.seed,
-                       {"data": data_identity(cfg.paths.curated_dir, kind.sources(stage)),
-                        "init": weights_identity(init_from)})
+                       {"data": data_identity(cfg.paths.curated_dir, [m.source for m in stage.data.mixture]),
+                        "init": weights_identity(init_from, cfg)})
 
 
 def run_stage(cfg, name: str, init_from: str | None) -> dict:
@@ -176,5 +176,5 @@ def run_selected(cfg, task: str) -> dict:
     later = stage_names(cfg)[stage_names(cfg).index(name) + 1:]
     if later and is_rank_zero():
         log.info("next step: task=%s stage=%s (it starts from %s)",
-                 "rl" if kind_of(build_stage(cfg, later[0])).name == "rl" else "train", later[0], result["hf"])
+                 "rl" if build_stage(cfg, later[0]).kind == "rl" else "train", later[0], result["hf"])
     return result

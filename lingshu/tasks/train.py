@@ -32,9 +32,6 @@ class SFTKind:
     def key_nodes(self, cfg) -> list:
         return [cfg.trainer]
 
-    def sources(self, stage: Stage) -> list[str]:
-        return [m.source for m in stage.data.mixture]
-
     def prepare(self, cfg, stage: Stage, model, processor, out_dir) -> Job:
         from lingshu.data.collate import SFTCollator
         from lingshu.data.datamodule import ShardDataModule

@@ -15,5 +15,5 @@ def fit_strategy(strategy, stage) -> None:
     if not isinstance(strategy, DeepSpeedStrategy):
         return
     strategy.config.setdefault("train_micro_batch_size_per_gpu", stage.micro_batch_size)
-    if hasattr(stage, "update_prompts"):  # a GRPO stage
+    if getattr(stage, "kind", None) == "rl":
         strategy.config.setdefault("gradient_clipping", stage.grad_clip)
