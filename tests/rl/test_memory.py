@@ -31,7 +31,10 @@ def test_plan_figures_equal_the_tiny_models_measured_tensors(tiny):
     assert items["reference model (frozen)"] == nbytes(ref.parameters())
     assert items["gradients (update)"] == grads
     assert items["optimizer states (AdamW, 2 per trainable)"] == states  # exp_avg + exp_avg_sq
-    assert plan["peak"] == plan["persistent"] + max(plan["update"], plan["rollout"])
+    # the peak: what stays (policy, its optimizer states, the reference) plus the larger phase
+    update = grads + items["activations, one micro-batch (update, estimate)"]
+    rollout = items["rollout: full policy gathered + KV cache"]
+    assert plan["peak"] == nbytes(model.parameters()) + states + nbytes(ref.parameters()) + max(update, rollout)
 
 
 def test_sharded_strategies_divide_what_they_shard(tiny):

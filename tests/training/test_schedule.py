@@ -8,13 +8,13 @@ from lingshu.training.schedule import Schedule, rl_steps, sft_steps, warmup_cons
 
 def test_sft_steps_from_the_data_when_max_steps_is_minus_one():
     # the paper's stage 1 on ~927K captions: micro 1 x accumulation 8 x 8 GPUs x 4 nodes = 256 a step
-    assert sft_steps(927_000, epochs=1, micro_batch_size=1, grad_accum=8, world_size=32) == -(-(927_000 // 32) // 8)
+    assert sft_steps(927_000, epochs=1, micro_batch_size=1, grad_accum=8, world_size=32) == 3_621  # 28,968 micro-batches a rank
     # a short last accumulation window still steps: 10 micro-batches at accumulation 4 -> 3 steps an epoch
     assert sft_steps(10, epochs=2, micro_batch_size=1, grad_accum=4, world_size=1) == 6
     # the stream drops what does not fill a micro-batch on every rank
     assert sft_steps(17, epochs=1, micro_batch_size=4, grad_accum=1, world_size=2) == 2
     # packing packs one micro-batch: the formula counts samples, as the stream does
-    assert sft_steps(7_100_000, epochs=2, micro_batch_size=16, grad_accum=8, world_size=32) == 2 * -(-(7_100_000 // 512) // 8)
+    assert sft_steps(7_100_000, epochs=2, micro_batch_size=16, grad_accum=8, world_size=32) == 2 * 1_734  # 13,867 a rank
 
 
 def test_a_positive_max_steps_caps_the_derived_count():
@@ -25,7 +25,7 @@ def test_a_positive_max_steps_caps_the_derived_count():
 
 def test_rl_steps_are_rollouts_times_updates_per_rollout():
     # the paper: ~100K prompts, rollout batch 512, update batch 128 -> 4 optimizer steps a rollout
-    assert rl_steps(100_000, epochs=1, prompts_per_step=512, steps_per_rollout=4) == (100_000 // 512) * 4
+    assert rl_steps(100_000, epochs=1, prompts_per_step=512, steps_per_rollout=4) == 780  # 195 rollouts
     assert rl_steps(3, epochs=1, prompts_per_step=4, steps_per_rollout=1) == 0
 
 
