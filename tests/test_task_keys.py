@@ -3,6 +3,8 @@ evaluation folder's inputs."""
 
 import json
 
+import pytest
+
 from lingshu.tasks.common import fresh_dir, mark_done, weights_identity
 
 
@@ -12,6 +14,31 @@ def test_a_user_folder_is_known_by_its_bytes(tmp_path):
     assert first.startswith("files:") and weights_identity(tmp_path) == first
     (tmp_path / "model.safetensors").write_bytes(b"weights v2")
     assert weights_identity(tmp_path) != first
+
+
+def test_only_rank_zero_reads_a_user_folders_bytes(tmp_path, monkeypatch):
+    from omegaconf import OmegaConf
+
+    from lingshu.tasks import common
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"weights v1")
+    cfg = OmegaConf.create({"paths": {"run_dir": str(tmp_path / "run")}})
+    monkeypatch.setenv("RANK", "0")
+    on_zero = weights_identity(model, cfg)
+    assert on_zero == weights_identity(model)  # the same identity as without ranks
+    common._hash_files.cache_clear()
+    monkeypatch.setattr(common, "_hash_files", lambda stats: pytest.fail("rank 1 read the weights"))
+    monkeypatch.setenv("RANK", "1")
+    assert weights_identity(model, cfg) == on_zero
+    # changed files are looked up under another name: rank 0's result for the old bytes is never taken
+    (model / "model.safetensors").write_bytes(b"weights v2, longer")
+    asked = []
+    monkeypatch.setattr(common, "on_rank_zero", lambda cfg, name, fn: asked.append(name) or "")
+    weights_identity(model, cfg)
+    left = [p.stem for p in (tmp_path / "run" / ".ranks").glob("weights-*.json")]
+    assert len(left) == 1 and asked and asked[0] != left[0]
 
 
 def test_a_stage_output_is_known_by_its_producers_key(tmp_path):

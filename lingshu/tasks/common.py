@@ -127,10 +127,11 @@ def data_identity(curated_dir: str | Path, sources) -> dict[str, str]:
     return out
 
 
-def weights_identity(folder: str | Path | None) -> str:
+def weights_identity(folder: str | Path | None, cfg=None) -> str:
     """Who the starting weights are: the key a lingshu step recorded next to its hf/ folder
     (`<step>/DONE.json`), else a hash of the weight files' bytes (a user-given folder); None: random
-    init from the model config (its config is in the key already)."""
+    init from the model config (its config is in the key already). With `cfg`, only rank 0 reads the
+    bytes (a 32B folder is ~64 GB) and the other ranks take its result."""
     if folder is None:
         return "random-init"
     folder = Path(folder)
@@ -140,7 +141,11 @@ def weights_identity(folder: str | Path | None) -> str:
         if Path(str(data.get("result", {}).get("hf", ""))).resolve() == folder.resolve():
             return f"step:{data['key']}"
     files = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
-    return f"files:{_hash_files(tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))}"
+    stats = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    if cfg is None:
+        return f"files:{_hash_files(stats)}"
+    # named by the files' names, sizes and mtimes: a result left for other files is never taken
+    return f"files:{on_rank_zero(cfg, f'weights-{io.config_hash(stats)[:16]}', lambda: _hash_files(stats))}"
 
 
 @functools.lru_cache(maxsize=16)

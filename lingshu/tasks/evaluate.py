@@ -115,7 +115,7 @@ def eval_key(cfg: DictConfig, checkpoint: Any) -> str:
     item id only under the same key; under another the folder is cleared (see fresh_dir)."""
     from lingshu.tasks.common import config_hash, weights_identity
 
-    weights = weights_identity(checkpoint or cfg.model.get("path"))
+    weights = weights_identity(checkpoint or cfg.model.get("path"), cfg)
     return config_hash(weights, cfg.model, cfg.engine, {k: cfg.eval.get(k) for k in ANSWER_KNOBS})
 
 
