@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import json
 import os
 import shutil
 import tarfile
@@ -23,6 +22,7 @@ from urllib.parse import urlparse
 
 from lingshu.acquire.catalogue import Entry, FileSpec
 from lingshu.acquire.manifest import Manifest
+from lingshu.io import config_hash
 
 HUB = "https://huggingface.co"
 
@@ -83,7 +83,7 @@ def gated_message(entry: Entry) -> str:
 
 def spec_hash(entry: Entry) -> str:
     spec = {"hub": entry.hub, "revision": entry.revision, "files": [asdict(f) for f in entry.files]}
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+    return config_hash(spec)[:16]
 
 
 # --- listing ---------------------------------------------------------------------------------
