@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from pathlib import Path
@@ -26,19 +25,13 @@ from lingshu.evaluation import medevalkit, prompts
 from lingshu.evaluation.extract import final_answer_span
 from lingshu.evaluation.summary import JUDGE_PROMPT_DIFFERS
 from lingshu.evaluation.metrics import PROFILES, aggregate, bootstrap_ci, needs_judge, score_prediction
-from lingshu.io import atomic_open, read_jsonl, write_json
+from lingshu.io import atomic_open, open_append, read_jsonl, write_json
 from lingshu.logs import PROGRESS_DELAY_S
 from lingshu import prompts as neutral
 from lingshu.prompts import prompt_kind
 from lingshu.schema import BenchmarkItem
 
 log = logging.getLogger(__name__)
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with path.open("rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) == b"\n"
 
 
 def _batches(it: Iterable, n: int) -> Iterator[list]:
@@ -95,9 +88,7 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
     bar = tqdm(desc=f"eval {name}", unit="q", disable=None if progress else True,
                initial=min(len(done), total or len(done)), total=-(-total // num_chunks) if total else None,
                delay=PROGRESS_DELAY_S)
-    with pred_path.open("a", encoding="utf-8") as fh:
-        if pred_path.stat().st_size and not _ends_with_newline(pred_path):
-            fh.write("\n")  # a killed run left half a line: start the next record on its own line
+    with open_append(pred_path) as fh:
         for batch in _batches(todo(), batch_size):
             requests = []
             for item in batch:
