@@ -118,7 +118,6 @@ def mcq_verdict(choices: list[str], answer: str, response: str | None, *, tag_pr
     return letters[best_i] == gold or low[best_i] == gold, chr(65 + best_i), "similarity"
 
 
-@lru_cache(maxsize=65536)
 def _most_similar(choices: tuple[str, ...], text: str) -> int:
     """Index of the choice with the highest difflib ratio against the text (the first on ties, 0 when
     none is similar). The response is indexed once and compared with every choice."""
