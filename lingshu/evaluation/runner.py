@@ -23,12 +23,10 @@ from tqdm import tqdm
 
 from lingshu.evaluation import medevalkit, prompts
 from lingshu.evaluation.extract import final_answer_span
-from lingshu.evaluation.summary import JUDGE_PROMPT_DIFFERS
 from lingshu.evaluation.metrics import PROFILES, aggregate, bootstrap_ci, needs_judge, score_prediction
 from lingshu.io import atomic_open, open_append, read_jsonl, write_json
 from lingshu.logs import PROGRESS_DELAY_S
 from lingshu import prompts as neutral
-from lingshu.prompts import prompt_kind
 from lingshu.schema import BenchmarkItem
 
 log = logging.getLogger(__name__)
@@ -153,7 +151,7 @@ def protocol(scoring: str, judge: Any, budget: Any, reasoning: bool) -> dict[str
            "max_new_tokens": budget,
            "prompt_set": ("medevalkit" if scoring == "medevalkit" else "lingshu") + ("-reasoning" if reasoning else "")}
     if getattr(judge, "prompt_hash", None):
-        out["judge_prompt"] = "medevalkit" if getattr(judge, "prompt_is_medevalkit", None) else JUDGE_PROMPT_DIFFERS
+        out["judge_prompt"] = "medevalkit" if getattr(judge, "prompt_is_medevalkit", None) else medevalkit.JUDGE_PROMPT_DIFFERS
         out["judge_prompt_sha256"] = judge.prompt_hash
     return out
 
@@ -163,7 +161,8 @@ def _request_record(req: Any, engine: Any, item: BenchmarkItem, checkpoint: Any,
     finish reason where the engine reports them."""
     text = "".join(m["content"] for m in req.messages if isinstance(m.get("content"), str))
     info = (getattr(engine, "last_info", None) or {}).get(req.id, {})
-    template = f"medevalkit/{prompts.medevalkit_kind(item)}" if scoring == "medevalkit" else prompt_kind(item.answer_type, item.answer)
+    template = (f"medevalkit/{prompts.medevalkit_kind(item)}" if scoring == "medevalkit"
+                else neutral.prompt_kind(item.answer_type, item.answer))
     rec = {"prompt_sha256": hashlib.sha256(text.encode()).hexdigest()[:16], "template": template,
            "checkpoint": checkpoint}
     # only engines that report them (`last_info`, keyed by request id) fill these in

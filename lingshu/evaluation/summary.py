@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lingshu.datasets.registry import published_rows, table
+from lingshu.evaluation.medevalkit import JUDGE_PROMPT_DIFFERS
 from lingshu.io import write_json
 
 # (column title, benchmark config name) in the paper's order, from each dataset module's facts.
@@ -18,7 +19,6 @@ REPORT_METRICS = [("ROUGE-L", "rouge_l"), ("CIDEr", "cider")]
 # MedEvalKit's judge prompt, 8,192 tokens.
 PAPER_PROTOCOL = {"scoring": "medevalkit", "judge": "gpt-4.1", "judge_prompt": "medevalkit", "max_new_tokens": 8192,
                   "prompt_set": "medevalkit"}
-JUDGE_PROMPT_DIFFERS = "judge prompt differs from MedEvalKit's"
 PUBLISHED = published_rows()  # row label -> {benchmark: number(s)} (Lingshu paper v4)
 PAPER_NAMES = {b for _, b in MULTIMODAL + TEXT + REPORTS}
 
