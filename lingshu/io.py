@@ -10,7 +10,7 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -69,10 +69,13 @@ def read_jsonl(path: str | Path, skip_torn: bool = False) -> Iterator[dict]:
                     raise
 
 
-def append_jsonl(path: str | Path, records: Iterable[dict]) -> None:
-    """Append one line per record and fsync, so a record read back after a crash is whole."""
-    with open(path, "a", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+def open_append(path: str | Path) -> IO[str]:
+    """`path` opened for appending text, on a fresh line: a line a killed writer left without its
+    newline is ended first, so it cannot swallow the next record."""
+    f = open(path, "a", encoding="utf-8")
+    if os.fstat(f.fileno()).st_size:
+        with open(path, "rb") as tail:
+            tail.seek(-1, os.SEEK_END)
+            if tail.read(1) != b"\n":
+                f.write("\n")
+    return f

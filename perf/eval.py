@@ -59,17 +59,15 @@ def _score_all(items, responses, scoring: str) -> tuple[float, dict]:
 
 def time_mcq(n: int) -> dict:
     items, responses = mcq_workload(n, random.Random(0))
-    memos = {name: getattr(medevalkit, name) for name in ("_lowered", "_most_similar")}
-    for name, fn in memos.items():  # MedEvalKit recomputes every item: no memo in the baseline
-        setattr(medevalkit, name, fn.__wrapped__)
+    lowered = medevalkit._lowered
+    medevalkit._lowered = lowered.__wrapped__  # MedEvalKit recomputes every item: no memo in the baseline
     try:
         t0 = time.perf_counter()
         for it, r in zip(items, responses):  # the bare rule loop: no records, no aggregation
             medevalkit.mcq_verdict(list(medevalkit.choice_strings("omnimedvqa", it.options)), it.answer, r)
         out = {"predictions": n, "baseline_medevalkit_rule_seconds": time.perf_counter() - t0}
     finally:
-        for name, fn in memos.items():
-            setattr(medevalkit, name, fn)
+        medevalkit._lowered = lowered
     for scoring in ("strict", "medevalkit"):
         sec, m = _score_all(items, responses, scoring)
         out[scoring] = {"seconds": sec, "accuracy": m["accuracy"], "unparsed": m["unparsed"]}

@@ -18,15 +18,23 @@ def test_failed_atomic_write_keeps_previous_file_and_leaves_no_temp(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
 
 
+def _append(path, *records):
+    with io.open_append(path) as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
 def test_jsonl_round_trip_and_torn_last_line(tmp_path):
     path = tmp_path / "predictions.jsonl"
-    io.append_jsonl(path, [{"id": "a"}, {"id": "é"}])
-    io.append_jsonl(path, [{"id": "c"}])
+    _append(path, {"id": "a"}, {"id": "é"})
+    _append(path, {"id": "c"})
     with path.open("a") as f:
-        f.write('\n{"id": "d", "resp')  # a run killed while writing
+        f.write('{"id": "d", "resp')  # a run killed while writing: no newline after it
     assert [r["id"] for r in io.read_jsonl(path, skip_torn=True)] == ["a", "é", "c"]
     with pytest.raises(ValueError):
         list(io.read_jsonl(path))
+    _append(path, {"id": "e"})  # the resumed run: its record must not be glued to the torn line
+    assert [r["id"] for r in io.read_jsonl(path, skip_torn=True)] == ["a", "é", "c", "e"]
 
 
 def test_config_hash_ignores_key_order_and_reads_numpy_scalars():

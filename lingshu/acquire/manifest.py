@@ -6,10 +6,11 @@ were unpacked. Written atomically after every file, so a kill loses at most the 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lingshu.io import write_atomic
 
 
 @dataclass
@@ -34,9 +35,7 @@ class Manifest:
         data = {"entry": self.entry, "origin": self.origin, "spec": self.spec, "complete": self.complete,
                 "files": self.files, "extracted": self.extracted}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(data, indent=2, sort_keys=True))
 
     def has(self, rel: str, dest: Path) -> bool:
         """A file counts as there when the manifest recorded it and the file still has that size."""

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lingshu.data.sources.base import Row, Source, SourceError, first_existing, get, get_text
+from lingshu.data.sources.base import Row, Source, first_existing, get, get_text
 from lingshu.data.sources.records import read_records
-from lingshu.datasets.base import (LINGSHU, QWEN, Benchmark, Facts, Fields, closed_or_open, image_value, qa_item,
+from lingshu.datasets.base import (LINGSHU, QWEN, Benchmark, Facts, Fields, closed_or_open, qa_item,
                                    training_sample, yes_no_kind)
 from lingshu.schema import BenchmarkItem, Sample
 
@@ -67,12 +67,7 @@ class VQARADSource(Source):
     def to_samples(self, row: Row) -> list[Sample]:
         if self.hub_files:
             f = parse(row.data, labelled=False)
-            image = image_value(f.images[0])
-            if not image:
-                raise SourceError("the image struct holds no bytes", "image")
-            if len(image) > self.max_file_bytes:
-                raise SourceError(f"image of {len(image)} bytes is over max_file_bytes {self.max_file_bytes}", "image")
-            return [training_sample(self, row, f, [image], "vqa", "radiology")]
+            return [training_sample(self, row, f, [self.inline_image(f.images[0])], "vqa", "radiology")]
         f, rec = parse(row.data), row.data
         image = self.image_bytes(str(f.images[0]), f.image_field)
         return [training_sample(self, row, f, [image], "vqa", "radiology", image_name=rec.get("image_name"),

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import warnings
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from lingshu.engines.base import GenerationRequest
 from lingshu.engines.openai import MAX_RESPONSE_BYTES, OpenAIEngine, RequestFailed
 from lingshu.evaluation.medevalkit import (JUDGE_PLACEHOLDERS, JUDGE_PROMPT_HOWTO, JUDGE_TEMPLATE_SHA256,
                                            fill_judge_template, tag_content)
+from lingshu.io import open_append
 
 JUDGE_PROMPT = """You are grading an answer to a medical question.
 Decide whether the user's answer is correct, given the question and the standard answer. An answer
@@ -147,13 +147,9 @@ class LLMJudge:
         if not self.cache_path or not fresh:
             return
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.cache_path.open("a+b") as fh:
-            if fh.tell():  # a line cut by a kill must not swallow the next one
-                fh.seek(-1, os.SEEK_END)
-                if fh.read(1) != b"\n":
-                    fh.write(b"\n")
+        with open_append(self.cache_path) as fh:
             for k, v in fresh:
-                fh.write((json.dumps({"key": k, "verdict": v}, ensure_ascii=False) + "\n").encode("utf-8"))
+                fh.write(json.dumps({"key": k, "verdict": v}, ensure_ascii=False) + "\n")
 
 
 def _read_prompt(path: str) -> str:

@@ -118,7 +118,6 @@ def mcq_verdict(choices: list[str], answer: str, response: str | None, *, tag_pr
     return letters[best_i] == gold or low[best_i] == gold, chr(65 + best_i), "similarity"
 
 
-@lru_cache(maxsize=65536)
 def _most_similar(choices: tuple[str, ...], text: str) -> int:
     """Index of the choice with the highest difflib ratio against the text (the first on ties, 0 when
     none is similar). The response is indexed once and compared with every choice."""
@@ -285,6 +284,7 @@ def judge_response(benchmark: str, response: str | None) -> str:
 # template is `utils.get_compare_messages` called with these placeholders as its arguments.
 JUDGE_PLACEHOLDERS = ("question", "answer", "response")
 JUDGE_TEMPLATE_SHA256 = "7b95e6fbe6904d739be023229ae0db12451596737d47493573ff7fb46d265538"
+JUDGE_PROMPT_DIFFERS = "judge prompt differs from MedEvalKit's"  # a run's protocol when the sha256 differs
 JUDGE_PROMPT_HOWTO = ("run `python scripts/medevalkit_judge_prompt.py <MedEvalKit checkout> "
                       "medevalkit_judge_prompt.txt` and set judge.prompt_file=medevalkit_judge_prompt.txt")
 _PLACEHOLDER_RE = re.compile(r"\{(" + "|".join(JUDGE_PLACEHOLDERS) + r")\}")

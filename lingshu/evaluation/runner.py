@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from pathlib import Path
@@ -24,21 +23,13 @@ from tqdm import tqdm
 
 from lingshu.evaluation import medevalkit, prompts
 from lingshu.evaluation.extract import final_answer_span
-from lingshu.evaluation.summary import JUDGE_PROMPT_DIFFERS
 from lingshu.evaluation.metrics import PROFILES, aggregate, bootstrap_ci, needs_judge, score_prediction
-from lingshu.io import atomic_open, read_jsonl, write_json
+from lingshu.io import atomic_open, open_append, read_jsonl, write_json
 from lingshu.logs import PROGRESS_DELAY_S
 from lingshu import prompts as neutral
-from lingshu.prompts import prompt_kind
 from lingshu.schema import BenchmarkItem
 
 log = logging.getLogger(__name__)
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with path.open("rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) == b"\n"
 
 
 def _batches(it: Iterable, n: int) -> Iterator[list]:
@@ -95,9 +86,7 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
     bar = tqdm(desc=f"eval {name}", unit="q", disable=None if progress else True,
                initial=min(len(done), total or len(done)), total=-(-total // num_chunks) if total else None,
                delay=PROGRESS_DELAY_S)
-    with pred_path.open("a", encoding="utf-8") as fh:
-        if pred_path.stat().st_size and not _ends_with_newline(pred_path):
-            fh.write("\n")  # a killed run left half a line: start the next record on its own line
+    with open_append(pred_path) as fh:
         for batch in _batches(todo(), batch_size):
             requests = []
             for item in batch:
@@ -162,7 +151,7 @@ def protocol(scoring: str, judge: Any, budget: Any, reasoning: bool) -> dict[str
            "max_new_tokens": budget,
            "prompt_set": ("medevalkit" if scoring == "medevalkit" else "lingshu") + ("-reasoning" if reasoning else "")}
     if getattr(judge, "prompt_hash", None):
-        out["judge_prompt"] = "medevalkit" if getattr(judge, "prompt_is_medevalkit", None) else JUDGE_PROMPT_DIFFERS
+        out["judge_prompt"] = "medevalkit" if getattr(judge, "prompt_is_medevalkit", None) else medevalkit.JUDGE_PROMPT_DIFFERS
         out["judge_prompt_sha256"] = judge.prompt_hash
     return out
 
@@ -172,7 +161,8 @@ def _request_record(req: Any, engine: Any, item: BenchmarkItem, checkpoint: Any,
     finish reason where the engine reports them."""
     text = "".join(m["content"] for m in req.messages if isinstance(m.get("content"), str))
     info = (getattr(engine, "last_info", None) or {}).get(req.id, {})
-    template = f"medevalkit/{prompts.medevalkit_kind(item)}" if scoring == "medevalkit" else prompt_kind(item.answer_type, item.answer)
+    template = (f"medevalkit/{prompts.medevalkit_kind(item)}" if scoring == "medevalkit"
+                else neutral.prompt_kind(item.answer_type, item.answer))
     rec = {"prompt_sha256": hashlib.sha256(text.encode()).hexdigest()[:16], "template": template,
            "checkpoint": checkpoint}
     # only engines that report them (`last_info`, keyed by request id) fill these in

@@ -3,12 +3,13 @@ Lingshu-7B and Qwen2.5-VL-7B rows beside the user's) and summary.png (a bar char
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from lingshu.datasets.registry import published_rows, table
+from lingshu.evaluation.medevalkit import JUDGE_PROMPT_DIFFERS
+from lingshu.io import write_json
 
 # (column title, benchmark config name) in the paper's order, from each dataset module's facts.
 MULTIMODAL, TEXT, REPORTS = ([(f.title, f.name) for f in table(kind)] for kind in ("multimodal", "text", "reports"))
@@ -18,7 +19,6 @@ REPORT_METRICS = [("ROUGE-L", "rouge_l"), ("CIDEr", "cider")]
 # MedEvalKit's judge prompt, 8,192 tokens.
 PAPER_PROTOCOL = {"scoring": "medevalkit", "judge": "gpt-4.1", "judge_prompt": "medevalkit", "max_new_tokens": 8192,
                   "prompt_set": "medevalkit"}
-JUDGE_PROMPT_DIFFERS = "judge prompt differs from MedEvalKit's"
 PUBLISHED = published_rows()  # row label -> {benchmark: number(s)} (Lingshu paper v4)
 PAPER_NAMES = {b for _, b in MULTIMODAL + TEXT + REPORTS}
 
@@ -205,7 +205,7 @@ def write_summary(results: Mapping[str, Mapping[str, dict]], out_dir: str | Path
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "summary.json", "md": out_dir / "summary.md", "png": out_dir / "summary.png"}
-    paths["json"].write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    write_json(paths["json"], results)
     paths["md"].write_text(summary_markdown(results), encoding="utf-8")
     write_chart(results, paths["png"])
     return paths

@@ -5,8 +5,6 @@ type, options and context, and a row that does not parse is named the same way b
 import csv
 import json
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from lingshu.data.sources.base import Quarantine
@@ -19,7 +17,7 @@ from lingshu.datasets.pmc_vqa import PMCVQA, PMCVQASource
 from lingshu.datasets.pubmedqa import PubMedQA, PubMedQASource
 from lingshu.datasets.slake import SLAKE, SLAKESource
 from lingshu.datasets.vqa_rad import VQARAD, VQARADSource
-from tests.evaluation.test_loaders import jsonl, png, put  # the golden loader tests' writers
+from tests.evaluation.test_loaders import jsonl, parquet, png, put  # the golden loader tests' writers
 
 
 def vqa_rad(root):
@@ -34,10 +32,8 @@ def vqa_rad(root):
 
 def hub_parquet(root, rows):
     """A hub copy's test split: parquet of (image struct, question, answer), without answer types."""
-    path = root / "data" / "test-00000-of-00001.parquet"
-    path.parent.mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist([{"image": {"bytes": png(shade), "path": None}, "question": q, "answer": a}
-                                         for shade, q, a in rows]), path)
+    parquet(root / "data" / "test-00000-of-00001.parquet",
+            [{"image": {"bytes": png(shade), "path": None}, "question": q, "answer": a} for shade, q, a in rows])
 
 
 def vqa_rad_hub(root):

@@ -176,6 +176,16 @@ def test_a_misnamed_parquet_column_is_an_error_naming_it(tmp_path):
     assert len(ok[0].images) == 1
 
 
+def test_an_oversized_inline_parquet_image_is_quarantined_with_its_size(tmp_path):
+    small, big = png(), png() + b"\0" * 1000
+    table = pa.table({"image": [{"bytes": small, "path": None}, {"bytes": big, "path": None}],
+                      "question": ["Is it?", "Is it?"], "answer": ["yes", "no"]})
+    pq.write_table(table, tmp_path / "train-00000-of-00001.parquet")
+    out = rows(ParquetSource(path=tmp_path, split="train", max_file_bytes=len(small)))
+    assert len(out) == 2 and [q.row for q in quarantined(out)] == [1] and quarantined(out)[0].field == "image"
+    assert quarantined(out)[0].reason == f"image of {len(big)} bytes is over max_file_bytes {len(small)}"
+
+
 def test_report_findings_that_are_objects_are_quarantined(tmp_path):
     (tmp_path / "r.png").write_bytes(png())
     recs = [{"id": "1", "image": ["r.png"], "findings": "Clear lungs."},

@@ -235,6 +235,16 @@ class Source:
     def image_bytes(self, rel: str, field: str = "image", root: Path | None = None) -> bytes:
         return self.read_file(self.resolve(rel, field, root), field, self.max_file_bytes, "max_file_bytes")
 
+    def inline_image(self, value: Any, field: str = "image") -> bytes:
+        """The bytes of an image a record carries inline (a hub `{"bytes", "path"}` struct, or raw
+        bytes), held to max_file_bytes like an image file."""
+        data = value.get("bytes") if isinstance(value, dict) else value
+        if not isinstance(data, (bytes, bytearray)) or not data:
+            raise SourceError("the image struct holds no bytes", field)
+        if len(data) > self.max_file_bytes:
+            raise SourceError(f"image of {len(data)} bytes is over max_file_bytes {self.max_file_bytes}", field)
+        return bytes(data)
+
     def text_file(self, rel: str | Path, field: str) -> str:
         """A text file (a sidecar caption), size-checked and contained like images; bytes that are not
         UTF-8 are a SourceError naming the byte."""

@@ -65,11 +65,9 @@ class ParquetSource(Source):
             return []
         if isinstance(value, list):
             return [b for v in value for b in self.images(v)]
-        if isinstance(value, (bytes, bytearray)):
-            return [bytes(value)]
+        if isinstance(value, (bytes, bytearray)) or (isinstance(value, dict) and value.get("bytes")):
+            return [self.inline_image(value, self.image_column)]
         if isinstance(value, dict):
-            if value.get("bytes"):
-                return [value["bytes"]]
             if value.get("path"):
                 return [self.image_bytes(value["path"], self.image_column)]
             raise SourceError("image struct has neither bytes nor path", self.image_column)
