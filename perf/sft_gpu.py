@@ -32,7 +32,7 @@ from transformers import Qwen2_5_VLForConditionalGeneration
 
 from lingshu.data.collate import SFTCollator, pack_batch, pad_batch, real_tokens
 from lingshu.data.demo import demo_samples
-from lingshu.models.backbone import Backbone
+from lingshu.models.backbone import Backbone, set_activation_checkpointing
 from lingshu.models.shapes import SHAPES
 from lingshu.training.flops import StepFlops, batch_shape, device_peak_flops
 from lingshu.training.sft import lm_loss
@@ -88,10 +88,7 @@ def model_inputs(batch: dict, device: torch.device) -> tuple[dict, torch.Tensor,
 
 def train(model, batch: dict, args, device: torch.device, checkpointing: bool) -> dict:
     """--warmup untimed then --steps timed optimizer steps on `batch`; figures of the timed ones."""
-    if checkpointing:
-        model.gradient_checkpointing_enable()
-    else:
-        model.gradient_checkpointing_disable()
+    set_activation_checkpointing(model, checkpointing)
     cuda = device.type == "cuda"
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0, fused=cuda)

@@ -102,7 +102,7 @@ class Backbone:
                 model = Qwen2_5_VLForConditionalGeneration(self.config(processor)).to(dtype)
             model.config._attn_implementation = self.attn_implementation
         if self.gradient_checkpointing:
-            model.gradient_checkpointing_enable()
+            set_activation_checkpointing(model, True)
         model.generation_config.pad_token_id = processor.tokenizer.pad_token_id
         model.generation_config.eos_token_id = processor.tokenizer.convert_tokens_to_ids("<|im_end|>")
         return model, processor
@@ -121,3 +121,10 @@ def module_groups(model) -> dict[str, list[tuple[str, torch.nn.Parameter]]]:
     for name, p in model.named_parameters():
         groups[module_of(name)].append((name, p))
     return groups
+
+
+def set_activation_checkpointing(model, on: bool) -> None:
+    """transformers 5.x renamed gradient_checkpointing_* to activation_checkpointing_* (the old names
+    warn); earlier 5.x releases have only the old ones."""
+    prefix = "activation" if hasattr(model, "activation_checkpointing_enable") else "gradient"
+    getattr(model, f"{prefix}_checkpointing_{'enable' if on else 'disable'}")()
