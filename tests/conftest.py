@@ -12,6 +12,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
+
+
+def pytest_configure(config):
+    """Tests hide the third-party warnings a run hides (lingshu.logs), and nothing else."""
+    from lingshu.logs import THIRD_PARTY_WARNINGS
+
+    for message in THIRD_PARTY_WARNINGS:
+        config.addinivalue_line("filterwarnings", f"ignore:{message}")
+
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF = str(ROOT / "conf")
 
