@@ -46,6 +46,14 @@ def _describe(obj: Any) -> Any:
     return obj.describe() if hasattr(obj, "describe") else type(obj).__name__
 
 
+def _engine_info(engine: Any, earlier: Path) -> Any:
+    """Which engine made the predictions: this one, or, when this run generated nothing and so never
+    built it (see LazyEngine), the one the earlier run recorded."""
+    if not getattr(engine, "built", True) and earlier.exists():
+        return json.loads(earlier.read_text(encoding="utf-8"))["settings"]["engine"]
+    return _describe(engine)
+
+
 def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring: str = "strict", judge: Any = None,
                   reasoning: bool = False, max_images: int | None = None, num_chunks: int = 1, chunk_idx: int = 0,
                   limit: int | None = None, batch_size: int = 32, max_new_tokens: int | None = None,
@@ -115,7 +123,8 @@ def run_benchmark(name: str, bench: Any, engine: Any, out_dir: Path, *, scoring:
     settings = {"benchmark": name, "scoring": scoring, "reasoning": reasoning, "max_images": n_images,
                 "temperature": 0.0, "max_new_tokens": budget,
                 "protocol": protocol(scoring, judge, budget, reasoning),
-                "prompts": prompt_templates(reasoning, scoring), "engine": _describe(engine),
+                "prompts": prompt_templates(reasoning, scoring), "engine": _engine_info(engine, bdir / (
+                    "metrics.json" if num_chunks == 1 else f"chunk.{chunk_idx}-of-{num_chunks}.json")),
                 "judge": _describe(judge) if judge is not None else None, "limit": limit, **dict(run_info or {})}
     if num_chunks == 1:
         return _finish(bdir, _records_for(pred_path, ids), settings, with_meteor, report_metrics)

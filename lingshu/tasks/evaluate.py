@@ -67,13 +67,13 @@ def _label(cfg: DictConfig, checkpoint: Any) -> str:
 def evaluate_checkpoint(cfg: DictConfig, checkpoint: Any, out_dir: Path, benchmarks: Mapping[str, Any] | None = None,
                         judge: Any = None, report_metrics: Mapping[str, Any] | None = None) -> dict[str, dict]:
     """Metrics per benchmark of one checkpoint (None: the model config as built), written under out_dir."""
-    from lingshu.engines import build_engine
+    from lingshu.engines import LazyEngine, build_engine
 
     ev = cfg.eval
     benchmarks = benchmarks if benchmarks is not None else build_benchmarks(cfg.benchmark)
     plugins = report_metrics if report_metrics is not None else (
         build_report_metrics(ev.get("report_metrics")) if _has_reports(benchmarks) else {})
-    engine = build_engine(cfg.engine, cfg.model, checkpoint)
+    engine = LazyEngine(lambda: build_engine(cfg.engine, cfg.model, checkpoint))
     return evaluate(benchmarks, engine, out_dir, scoring=ev.scoring, judge=judge, reasoning=ev.reasoning,
                     max_images=ev.max_images, num_chunks=ev.num_chunks, chunk_idx=ev.chunk_idx, limit=ev.limit,
                     batch_size=ev.batch_size, max_new_tokens=ev.max_new_tokens, with_meteor=ev.meteor,

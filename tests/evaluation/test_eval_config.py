@@ -79,6 +79,26 @@ def test_eval_task_with_replay_engine(composer, tmp_path):
     assert settings["model"] == "tiny" and settings["scoring"] == "strict" and settings["temperature"] == 0.0
 
 
+def test_a_rerun_with_every_prediction_on_disk_builds_no_engine(composer, tmp_path, monkeypatch):
+    import lingshu.engines
+
+    items = list(build_benchmarks(composer().benchmark)["demo"].load())
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(json.dumps({"id": i.id, "response": i.answer}) + "\n" for i in items))
+    built = []
+    real = lingshu.engines.build_engine
+    monkeypatch.setattr(lingshu.engines, "build_engine", lambda *a: built.append(a) or real(*a))
+    cfg = composer(f"engine.path={answers}", "eval.meteor=false", "eval.progress=false")
+    metrics = tmp_path / "run" / "eval" / "demo" / "metrics.json"
+    first = run(cfg)
+    recorded = metrics.read_text()
+    assert len(built) == 1
+    second = run(cfg)
+    assert len(built) == 1  # nothing left to generate: the engine (weights, a vLLM server) is never built
+    assert second["metrics"] == first["metrics"] and metrics.read_text() == recorded
+    assert json.loads(recorded)["settings"]["engine"] == {"engine": "replay", "responses": len(items)}
+
+
 def test_engine_and_judge_configs_name_no_secret():
     for f in list((CONF / "engine").glob("*.yaml")) + list((CONF / "judge").glob("*.yaml")):
         cfg = OmegaConf.load(f)
