@@ -34,7 +34,7 @@ def resolve_shard_dir(curated_dir: str | Path, source: str) -> Path:
 
 
 def _raw_records(shard: Path, guard: ShardGuard) -> Iterator[tuple[dict, tuple]]:
-    """(header json, where its parts lie) per sample of one tar, in file order. Only the JSON is
+    """(header json, where its images lie) per sample of one tar, in file order. Only the JSON is
     read; image bytes are read by `_load` for the samples this rank and worker keep. A sample
     whose members cannot be read is skipped (and counted) here, before any rank relies on it."""
     for key, members, tar in iter_tar_groups(shard):
@@ -46,18 +46,18 @@ def _raw_records(shard: Path, guard: ShardGuard) -> Iterator[tuple[dict, tuple]]
         except (ShardReadError, ValueError) as e:
             guard.skip(shard, key, e)
             continue
-        header["_key"] = key
-        yield header, (shard, [(suffix, m.offset_data, m.size) for suffix, m in members])
+        yield header, (shard, key, [(suffix, m.offset_data, m.size) for suffix, m in members if suffix != "json"])
 
 
 def _load(header: dict, where: tuple) -> Sample:
-    shard, group = where
+    """The sample from its already-parsed header plus its image members (the JSON is not re-read)."""
+    shard, key, images = where
     parts = {}
     with open(shard, "rb") as f:
-        for suffix, offset, size in group:
+        for suffix, offset, size in images:
             f.seek(offset)
             parts[suffix] = f.read(size)
-    return sample_from_parts(header["_key"], parts)
+    return sample_from_parts(key, parts, header)
 
 
 class MixtureStream(IterableDataset):
