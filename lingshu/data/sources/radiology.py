@@ -28,9 +28,8 @@ class _ReportSource(Source):
     def __init__(self, path: Any = None, prompt: str | None = None, **kw):
         super().__init__(path, **kw)
         self.prompt = prompt or REPORT_PROMPT
-        base = self.path if self.path.is_dir() else self.path.parent
-        if kw.get("image_root") is None and (base / "images").is_dir():  # the R2Gen layout
-            self.image_root = base / "images"
+        if kw.get("image_root") is None and (self.base_dir / "images").is_dir():  # the R2Gen layout
+            self.image_root = self.base_dir / "images"
 
     def report_sample(self, row: Row, report: str, paths: list[str], field: str) -> Sample:
         images = [self.image_bytes(p, field) for p in paths]
