@@ -37,13 +37,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from common import deep_to_json  # perf/ (this script's folder)
+
 CAPTION_WORDS = 30
-
-
-def vocabulary() -> list[str]:
-    rng = np.random.default_rng(0)
-    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-    return ["".join(rng.choice(letters, size=rng.integers(3, 10))) for _ in range(5000)]
 
 
 def make_image(i: int, path: Path) -> None:
@@ -69,7 +65,9 @@ def make_corpus(root: Path, n: int, workers: int) -> Path:
         pool.map(_make_range, chunks)
     table = root / f"captions-{n}.jsonl"
     if not table.exists():
-        words, rng = vocabulary(), np.random.default_rng(7)
+        from lingshu.curation.planted import vocabulary
+
+        words, rng = vocabulary(np.random.default_rng(0), 5000), np.random.default_rng(7)
         with open(table, "w") as f:
             for i in range(n):
                 caption = " ".join(words[j] for j in rng.integers(0, len(words), CAPTION_WORDS))
@@ -171,15 +169,6 @@ def previous_minhash(node):
     op = Sha1MinHash(**{k: v for k, v in node.items() if k != "_target_"})
     op.perm = MinHash(num_perm=op.num_perm, seed=op.seed, scheme=SCHEME).permutations
     return op
-
-
-def deep_to_json(self) -> dict:
-    from dataclasses import asdict
-
-    d = asdict(self)
-    d.pop("images")
-    d["num_images"] = len(self.images)
-    return d
 
 
 def text_run(corpus: Path, variant: str, out: Path) -> dict:
