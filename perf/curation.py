@@ -86,7 +86,7 @@ def chain():
 def bare_loop(table: Path, out: Path) -> dict:
     """The kernels alone: no work files, no partitions, no audit."""
     from lingshu.curation.dedup import MinHashDedup
-    from lingshu.curation.ops import PHASH_DRAFT, open_image, phash_of
+    from lingshu.curation.ops import PHASH_DRAFT, Facts, open_image, phash_of
     from lingshu.data.shards import ShardWriter
     from lingshu.data.sources.base import chat
     from lingshu.schema import Sample
@@ -102,7 +102,7 @@ def bare_loop(table: Path, out: Path) -> dict:
             if min(size) < 64:
                 continue
             s.meta["phash"] = phash_of(img)
-            minhash.signature(s, {})
+            minhash.signature(s, Facts())
             w.write(s)
             n += 1
     return {"samples": n, "seconds": time.perf_counter() - t0}
@@ -159,7 +159,7 @@ def previous_minhash(node):
     from lingshu.curation.dedup import SCHEME, MinHashDedup, normalized_words, sample_text
 
     class Sha1MinHash(MinHashDedup):
-        def signature(self, sample, ctx):
+        def signature(self, sample, facts):
             words = normalized_words(sample_text(sample))
             n = min(self.ngram, len(words))
             m = MinHash(num_perm=self.num_perm, seed=self.seed, permutations=self.perm, scheme=SCHEME)
