@@ -37,13 +37,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from common import deep_to_json  # perf/ (this script's folder)
+
 CAPTION_WORDS = 30
-
-
-def vocabulary() -> list[str]:
-    rng = np.random.default_rng(0)
-    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-    return ["".join(rng.choice(letters, size=rng.integers(3, 10))) for _ in range(5000)]
 
 
 def make_image(i: int, path: Path) -> None:
@@ -69,7 +65,9 @@ def make_corpus(root: Path, n: int, workers: int) -> Path:
         pool.map(_make_range, chunks)
     table = root / f"captions-{n}.jsonl"
     if not table.exists():
-        words, rng = vocabulary(), np.random.default_rng(7)
+        from lingshu.curation.planted import vocabulary
+
+        words, rng = vocabulary(np.random.default_rng(0), 5000), np.random.default_rng(7)
         with open(table, "w") as f:
             for i in range(n):
                 caption = " ".join(words[j] for j in rng.integers(0, len(words), CAPTION_WORDS))
@@ -88,7 +86,7 @@ def chain():
 def bare_loop(table: Path, out: Path) -> dict:
     """The kernels alone: no work files, no partitions, no audit."""
     from lingshu.curation.dedup import MinHashDedup
-    from lingshu.curation.ops import PHASH_DRAFT, open_image, phash_of
+    from lingshu.curation.ops import PHASH_DRAFT, Facts, open_image, phash_of
     from lingshu.data.shards import ShardWriter
     from lingshu.data.sources.base import chat
     from lingshu.schema import Sample
@@ -104,7 +102,7 @@ def bare_loop(table: Path, out: Path) -> dict:
             if min(size) < 64:
                 continue
             s.meta["phash"] = phash_of(img)
-            minhash.signature(s, {})
+            minhash.signature(s, Facts())
             w.write(s)
             n += 1
     return {"samples": n, "seconds": time.perf_counter() - t0}
@@ -161,7 +159,7 @@ def previous_minhash(node):
     from lingshu.curation.dedup import SCHEME, MinHashDedup, normalized_words, sample_text
 
     class Sha1MinHash(MinHashDedup):
-        def signature(self, sample, ctx):
+        def signature(self, sample, facts):
             words = normalized_words(sample_text(sample))
             n = min(self.ngram, len(words))
             m = MinHash(num_perm=self.num_perm, seed=self.seed, permutations=self.perm, scheme=SCHEME)
@@ -171,15 +169,6 @@ def previous_minhash(node):
     op = Sha1MinHash(**{k: v for k, v in node.items() if k != "_target_"})
     op.perm = MinHash(num_perm=op.num_perm, seed=op.seed, scheme=SCHEME).permutations
     return op
-
-
-def deep_to_json(self) -> dict:
-    from dataclasses import asdict
-
-    d = asdict(self)
-    d.pop("images")
-    d["num_images"] = len(self.images)
-    return d
 
 
 def text_run(corpus: Path, variant: str, out: Path) -> dict:

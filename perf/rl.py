@@ -35,14 +35,7 @@ from lingshu.rl.data import build_prompts  # noqa: E402
 from lingshu.rl.grpo import GRPOConfig, GRPOModule, encode_rollout  # noqa: E402
 from lingshu.rl.rewards import Reward  # noqa: E402
 from lingshu.rl.stream import PromptDataModule  # noqa: E402
-
-
-class Collect(L.Callback):
-    def __init__(self):
-        self.rows = []
-
-    def on_train_batch_end(self, trainer, *_):
-        self.rows.append({k: float(v) for k, v in trainer.callback_metrics.items()})
+from common import metrics_collector  # noqa: E402  perf/ (this script's folder)
 
 
 class WithoutSpeedups(GRPOModule):
@@ -81,7 +74,7 @@ def run_steps(args, module_cls=GRPOModule, devices: int = 1) -> list[dict]:
         from lightning.pytorch.strategies import ModelParallelStrategy
 
         strategy = ModelParallelStrategy(data_parallel_size=devices, tensor_parallel_size=1)
-    collect = Collect()
+    collect = metrics_collector()
     trainer = L.Trainer(accelerator="cpu", devices=devices, strategy=strategy, max_steps=cfg.max_steps, max_epochs=100,
                         logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         callbacks=[collect])

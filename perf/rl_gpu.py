@@ -34,7 +34,8 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from gpu_inputs import resized  # perf/ (this script's folder)
+from common import metrics_collector  # perf/ (this script's folder)
+from gpu_inputs import resized
 from rich.console import Console
 from rich.table import Table
 from torch.utils.data import DataLoader
@@ -95,14 +96,6 @@ def warm_up(rollout, requests) -> None:
     rollout.sample([dataclasses.replace(r, max_new_tokens=4) for r in requests[:4]], 2)
 
 
-class Collect(L.Callback):
-    def __init__(self):
-        self.rows = []
-
-    def on_train_batch_end(self, trainer, *_):
-        self.rows.append({k: float(v) for k, v in trainer.callback_metrics.items()})
-
-
 def grpo_steps(model, processor, rollout, prompts, args, device: str) -> dict:
     """Two GRPO steps with `rollout` generating; counts the weight pushes."""
     pushes = []
@@ -116,7 +109,7 @@ def grpo_steps(model, processor, rollout, prompts, args, device: str) -> dict:
     reward = Reward(name="lingshu", components={
         "accuracy": {"fn": "lingshu.rl.rewards:accuracy_reward", "weight": 1.0},
         "format": {"fn": "lingshu.rl.rewards:format_reward", "weight": 0.5}})
-    collect = Collect()
+    collect = metrics_collector()
     trainer = L.Trainer(accelerator="cpu" if device == "cpu" else "gpu", devices=1, max_steps=2, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         callbacks=[collect])

@@ -10,10 +10,9 @@ from omegaconf import OmegaConf
 
 from lingshu.errors import ConfigError
 
-from lingshu.config import check_node, validate
+from lingshu.config import MULTI, check_node, nodes_of, validate
 from tests.conftest import CONF, ROOT, compose
 
-MULTI = {"source", "benchmark", "synthesis"}
 SKIP_GROUPS = {"hydra", "local"}
 
 
@@ -30,11 +29,8 @@ def test_every_config_file_composes_and_matches_its_class(group, name, tmp_path)
     override = {"stages": [], "scale": [f"+scale={name}"]}.get(group, [f"{group}=[{name}]" if group in MULTI else f"{group}={name}"])
     cfg = compose(override, tmp_path)
     OmegaConf.to_container(cfg, resolve=False)
-    for g in ("source", "model", "reward", "benchmark", "engine", "judge", "curation", "synthesis"):
-        node = cfg.get(g)
-        if node is None:
-            continue
-        for key, sub in ({f"{g}.{k}": v for k, v in node.items()} if g in MULTI else {g: node}).items():
+    for g in ("source", "model", "reward", "benchmark", "engine", "judge", "curation", "synthesis", "logger"):
+        for key, sub in nodes_of(cfg, g).items():
             if OmegaConf.is_dict(sub):
                 check_node(sub, key)
     for stage_name, sub in cfg.stages.items():

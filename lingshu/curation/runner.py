@@ -212,6 +212,8 @@ def dedup_pass(cur: Curation) -> dict[tuple, Decision]:
             continue
         index = op.new_index()
         for name in source_order(cur, op.keep):
+            if op.sources is not None and cur.sources[name].name not in op.sources:
+                continue  # its samples (sample.source is the reader's name) never reached this op
             for r in records(cur, name):
                 sig = r.signatures.get(op.name)
                 uid = (name, *r.order)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-from fnmatch import fnmatch
 from pathlib import Path
 from typing import Iterator
 
@@ -34,7 +33,7 @@ def resolve_shard_dir(curated_dir: str | Path, source: str) -> Path:
 
 
 def _raw_records(shard: Path, guard: ShardGuard) -> Iterator[tuple[dict, tuple]]:
-    """(header json, where its parts lie) per sample of one tar, in file order. Only the JSON is
+    """(header json, where its images lie) per sample of one tar, in file order. Only the JSON is
     read; image bytes are read by `_load` for the samples this rank and worker keep. A sample
     whose members cannot be read is skipped (and counted) here, before any rank relies on it."""
     for key, members, tar in iter_tar_groups(shard):
@@ -46,18 +45,18 @@ def _raw_records(shard: Path, guard: ShardGuard) -> Iterator[tuple[dict, tuple]]
         except (ShardReadError, ValueError) as e:
             guard.skip(shard, key, e)
             continue
-        header["_key"] = key
-        yield header, (shard, [(suffix, m.offset_data, m.size) for suffix, m in members])
+        yield header, (shard, key, [(suffix, m.offset_data, m.size) for suffix, m in members if suffix != "json"])
 
 
 def _load(header: dict, where: tuple) -> Sample:
-    shard, group = where
+    """The sample from its already-parsed header plus its image members (the JSON is not re-read)."""
+    shard, key, images = where
     parts = {}
     with open(shard, "rb") as f:
-        for suffix, offset, size in group:
+        for suffix, offset, size in images:
             f.seek(offset)
             parts[suffix] = f.read(size)
-    return sample_from_parts(header["_key"], parts)
+    return sample_from_parts(key, parts, header)
 
 
 class MixtureStream(IterableDataset):
@@ -85,7 +84,7 @@ class MixtureStream(IterableDataset):
         entry = self.mixture[name]
         for cycle in range(1 << 30):
             rng = random.Random(f"{self.seed}/{self.epoch}/{name}/{cycle}")
-            order = [p for p in self.shards[entry.source] if not entry.shards or fnmatch(p.name, entry.shards)]
+            order = [p for p in self.shards[entry.source] if entry.reads(p.name)]
             rng.shuffle(order)
             buffer: list = []
             found = False
@@ -176,16 +175,19 @@ class ShardDataModule(EpochPositionDataModule):
         self.collate, self.num_workers = collate, num_workers
         self.guard = guard or ShardGuard()
         total = samples_per_epoch or self.count_matching()
-        self.train_set = MixtureStream(self.shards, mixture, seed, total, micro_batch_size, shuffle_buffer,
-                                       ShardGuard(self.guard.max_bad_samples, self.guard.max_member_bytes))
+        # The stream keeps the counting guard: a bad sample met while counting is logged and counted once.
+        self.train_set = MixtureStream(self.shards, mixture, seed, total, micro_batch_size, shuffle_buffer, self.guard)
 
     def count_matching(self) -> int:
-        """Samples of the selected kinds across the mixture entries (headers only)."""
-        n = 0
+        """Samples of the selected kinds across the mixture entries (headers only, each shard read
+        once however many entries read it)."""
+        readers: dict[Path, list[MixtureEntry]] = {}
         for entry in self.mixture.values():
-            n += sum(1 for s in self.shards[entry.source] if not entry.shards or fnmatch(s.name, entry.shards)
-                     for h, _ in _raw_records(s, self.guard) if entry.accepts(h))
-        return n
+            for shard in self.shards[entry.source]:
+                if entry.reads(shard.name):
+                    readers.setdefault(shard, []).append(entry)
+        return sum(entry.accepts(h) for shard, entries in readers.items()
+                   for h, _ in _raw_records(shard, self.guard) for entry in entries)
 
     def setup(self, stage: str | None = None) -> None:
         super().setup(stage)

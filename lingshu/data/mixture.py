@@ -20,9 +20,9 @@ class MixtureEntry:
         key = self.source if not self.kinds else f"{self.source}[{','.join(sorted(self.kinds))}]"
         return key + (f"/{self.shards}" if self.shards else "") + (f"#{self.ids}" if self.ids else "")
 
-    def accepts_shard(self, name: str) -> bool:
-        """Whether a shard file (by name) is read for this entry."""
-        return not self.shards or fnmatch(name, self.shards)
+    def reads(self, shard_name: str) -> bool:
+        """Whether this entry reads a shard file (by name) of its source."""
+        return not self.shards or fnmatch(shard_name, self.shards)
 
     def accepts(self, header: dict) -> bool:
         """Whether a sample (its JSON header) belongs to this entry."""

@@ -170,10 +170,11 @@ def check_members(key: str, members: list[tuple[str, tarfile.TarInfo]], max_memb
             raise ShardReadError(f"member {m.name} is not an image ({', '.join(IMAGE_EXTS)})")
 
 
-def sample_from_parts(key: str, parts: dict[str, bytes]) -> Sample:
-    """Rebuild a Sample from one webdataset group (`json` plus `<i>.<ext>` entries)."""
+def sample_from_parts(key: str, parts: dict[str, bytes], header: dict | None = None) -> Sample:
+    """Rebuild a Sample from one webdataset group (`json` plus `<i>.<ext>` entries). `header`: the
+    json member already parsed by the caller; then it is not read from `parts` again."""
     try:
-        meta = json.loads(parts["json"])
+        meta = json.loads(parts["json"]) if header is None else header
         imgs = sorted((int(k.split(".")[0]), v) for k, v in parts.items() if k != "json" and k.split(".")[0].isdigit())
         return Sample.from_json(meta, [v for _, v in imgs])
     except (KeyError, ValueError, TypeError, AttributeError) as e:

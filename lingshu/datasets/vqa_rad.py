@@ -46,14 +46,13 @@ class VQARADSource(Source):
         super().__init__(path, split=split, **kw)
         if split not in ("train", "test"):
             raise ValueError(f"source {self.name}: split must be train or test, got {split!r}")
-        base = self.path if self.path.is_dir() else self.path.parent
-        released = self.path.is_file() or (base / ANNOTATION).exists()
-        self.hub_files = [] if released else sorted(base.glob(f"**/{split}-*.parquet"))
+        released = self.path.is_file() or (self.base_dir / ANNOTATION).exists()
+        self.hub_files = [] if released else sorted(self.base_dir.glob(f"**/{split}-*.parquet"))
         if self.hub_files:
             return
-        self.annotation = self.path if self.path.is_file() else first_existing(self.name, base, [ANNOTATION], "VQA-RAD")
+        self.annotation = self.path if self.path.is_file() else first_existing(self.name, self.base_dir, [ANNOTATION], "VQA-RAD")
         if kw.get("image_root") is None:  # the release layout decides
-            self.image_root = first_existing(self.name, base, [IMAGES, "images"], "VQA-RAD")
+            self.image_root = first_existing(self.name, self.base_dir, [IMAGES, "images"], "VQA-RAD")
 
     def rows(self) -> Iterator[Row]:
         if self.hub_files:

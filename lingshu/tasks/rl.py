@@ -39,7 +39,7 @@ def prompts_from_shards(cfg, stage: GRPOConfig):
     def samples():
         for entry in stage.data.mixture:
             for shard in list_shards(resolve_shard_dir(cfg.paths.curated_dir, entry.source)):
-                if entry.accepts_shard(shard.name):
+                if entry.reads(shard.name):
                     yield from (s for s in iter_tar(shard) if entry.accepts({"kind": s.kind, "id": s.id}))
     return build_prompts(samples(), stage.data, cfg.seed)
 

@@ -148,3 +148,19 @@ def test_bucket_collisions_are_confirmed_on_the_full_value():
     ham.add([a], "s", "first")
     assert exact.find(f"{b:016x}", lambda s: True) is None and ham.find([b], lambda s: True) is None
     assert exact.find(f"{a:016x}", lambda s: True)[0] == "first" == ham.find([a], lambda s: True)[0]
+
+
+def test_a_dedup_op_limited_to_sources_leaves_the_others_alone(tmp_path):
+    """op.sources names readers: the merge step skips the other sources' records unread."""
+    import json
+
+    from lingshu.curation.runner import Curation, curate
+    from lingshu.data.sources.text import InstructionJsonlSource
+
+    sources = {}
+    for name in ("a", "b"):
+        rows = [{"id": str(i), "instruction": "same question", "output": "same answer"} for i in range(2)]
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        sources[name] = InstructionJsonlSource(path=tmp_path / f"{name}.jsonl", name=name)
+    counts = curate(Curation(sources, [ExactDedup(sources=["b"])], tmp_path / "out", "x" * 64))["counts"]
+    assert (counts["a"]["kept"], counts["b"]["kept"]) == (2, 1)

@@ -4,7 +4,6 @@ deep-copying `dataclasses.asdict` it replaced."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
 from omegaconf import OmegaConf
 
@@ -12,13 +11,7 @@ from lingshu.schema import Sample
 from lingshu.tasks.curate import run
 
 from curation_helpers import CONF, make_cfg
-
-
-def deep_to_json(self: Sample) -> dict:  # the previous implementation, as the reference
-    d = asdict(self)
-    d.pop("images")
-    d["num_images"] = len(self.images)
-    return d
+from perf.common import deep_to_json  # the previous implementation, as the reference
 
 
 def tree(root) -> dict:

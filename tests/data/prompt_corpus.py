@@ -25,6 +25,7 @@ from lingshu.datasets.pmc_vqa import PMCVQASource
 from lingshu.datasets.pubmedqa import PubMedQASource
 from lingshu.datasets.slake import SLAKESource
 from lingshu.datasets.vqa_rad import VQARADSource
+from lingshu.prompts import render_messages
 from lingshu.rl.data import RLData, build_prompts, heldout_from_benchmark
 from lingshu.schema import BenchmarkItem, Sample
 from lingshu.synthesis import apply
@@ -171,7 +172,7 @@ def listed(prompts: list[Sample]) -> list:
 
 def snapshot(root: Path) -> dict:
     samples, asked = build(root)
-    return {"chats": {s.id: s.messages for s in samples}, "asked": asked, "rl": listed(rl_prompts()),
+    return {"chats": {s.id: render_messages(s) for s in samples}, "asked": asked, "rl": listed(rl_prompts()),
             "heldout": listed(heldout_prompts())}
 
 

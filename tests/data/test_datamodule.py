@@ -8,7 +8,7 @@ import pytest
 
 from lingshu.data.datamodule import MixtureStream
 from lingshu.data.demo import demo_samples
-from lingshu.data.shards import ShardWriter
+from lingshu.data.shards import ShardWriter, iter_tar
 from lingshu.data.mixture import MixtureEntry
 
 
@@ -27,6 +27,15 @@ def stream(shards, mixture, n=400, bs=4, **kw):
 
 def ids(batches):
     return [s.id for b in batches for s in b]
+
+
+def test_stream_yields_the_samples_the_shards_hold(shards):
+    """Headers parsed once on the stream's side rebuild the same Samples (images included) as iter_tar."""
+    written = {s.id: s for shard in shards["demo"] for s in iter_tar(shard)}
+    got = [s for b in stream(shards, [MixtureEntry("demo")], n=len(written), bs=1) for s in b]
+    assert sorted(s.id for s in got) == sorted(written)
+    assert all(s == written[s.id] for s in got)
+    assert any(s.images for s in got)
 
 
 def test_weights_hold_within_two_percent(shards):

@@ -1,9 +1,12 @@
-"""Shared by the launch tests: a small curated demo corpus, and launch.py run as a user would."""
+"""Shared by the launch tests: a small curated demo corpus, launch.py run as a user would, and
+metrics.csv read back."""
 
+import csv
 import os
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +36,22 @@ def launch(*args, timeout=600, cwd=None, check=True):
     if check:
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return r
+
+
+def rows(metrics_csv: Path) -> list[dict]:
+    with open(metrics_csv, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def series(metrics_csv: Path, key: str) -> dict[int, float]:
+    """{step: value} of one metric in a stage's metrics.csv; fails if a step appears twice."""
+    out: dict[int, float] = {}
+    for r in rows(metrics_csv):
+        if r.get(key, "") != "":
+            step = int(float(r["step"]))
+            assert step not in out, f"{key}: step {step} logged twice"
+            out[step] = float(r[key])
+    return out
 
 
 def stage_args(name: str, *settings: str) -> list[str]:

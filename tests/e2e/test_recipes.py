@@ -2,7 +2,6 @@
 step-by-step commands from a fresh folder, caches that notice changed data or weights, and every
 experiment end to end in miniature (`+scale=miniature`)."""
 
-import csv
 import json
 import math
 import re
@@ -15,23 +14,7 @@ from lingshu.config import apply_scale, validate
 from lingshu.data.shards import iter_tar, list_shards
 from lingshu.tasks import evaluate, pipeline, rl, train
 from tests.conftest import compose
-from tests.e2e.conftest import SMALL_RL, launch, stage_args
-
-
-def rows(metrics_csv: Path) -> list[dict]:
-    with open(metrics_csv, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def series(metrics_csv: Path, key: str) -> dict[int, float]:
-    """{step: value} of one metric; fails if a step appears twice."""
-    out: dict[int, float] = {}
-    for r in rows(metrics_csv):
-        if r.get(key, "") != "":
-            step = int(float(r["step"]))
-            assert step not in out, f"{key}: step {step} logged twice"
-            out[step] = float(r[key])
-    return out
+from tests.e2e.conftest import SMALL_RL, launch, rows, series, stage_args
 
 
 def test_paper_stage_schedule_comes_from_its_data(curated, tmp_path, capsys):

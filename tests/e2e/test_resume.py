@@ -3,7 +3,6 @@
 weights and metrics.csv (every step from the first, none twice). In process (an exception after the first checkpoint and one more batch), and for real
 (launch.py SIGKILLed after the first checkpoint appears, slow tier)."""
 
-import csv
 import json
 import signal
 import subprocess
@@ -16,7 +15,7 @@ from safetensors.torch import load_file
 from lingshu.tasks import rl, train
 from lingshu.training.callbacks import DataTrace
 from tests.conftest import ROOT, compose
-from tests.e2e.conftest import SMALL_RL, launch, stage_args
+from tests.e2e.conftest import SMALL_RL, launch, series, stage_args
 
 # SFT: 4 micro-batches of 4 per epoch, 2 per optimizer step, 2 epochs, a checkpoint every step: the
 # first after batch 2 (mid epoch 0). RL: 4 rollouts, a checkpoint every 2 (the first after rollout 2).
@@ -39,14 +38,7 @@ def args(case, curated):
 
 def history(step_dir) -> dict[int, float]:
     """{step: value} of the stage's main metric in metrics.csv; a step logged twice fails."""
-    key = "reward/overall" if step_dir.name == "rl" else "train/loss"
-    out = {}
-    with open(step_dir / "metrics.csv", newline="") as f:
-        for row in csv.DictReader(f):
-            if row.get(key):
-                assert int(row["step"]) not in out, f"step {row['step']} twice in metrics.csv"
-                out[int(row["step"])] = float(row[key])
-    return out
+    return series(step_dir / "metrics.csv", "reward/overall" if step_dir.name == "rl" else "train/loss")
 
 
 def trace(step_dir) -> list[dict]:

@@ -115,6 +115,23 @@ def test_the_training_stream_skips_bad_members_instead_of_crashing(tmp_path):
     assert len(stream.guard.seen) == 4  # each bad sample counted once though the stream cycles past it
 
 
+def test_a_bad_sample_is_logged_and_counted_once_by_counting_and_streaming(tmp_path, caplog):
+    """Counting the epoch (two entries share the shard) and streaming it meet each bad sample
+    several times: one guard sees it once, so exactly max_bad_samples=4 bad samples pass."""
+    from lingshu.data.datamodule import ShardDataModule
+    from lingshu.data.shards import ShardGuard
+
+    hostile_shard(tmp_path / "t" / "x")
+    mix = [MixtureEntry(source="t", kinds=["text"]), MixtureEntry(source="t", ids="s3")]
+    with caplog.at_level(logging.WARNING, logger="lingshu.data.shards"):
+        dm = ShardDataModule(tmp_path, mix, collate=list, seed=0, micro_batch_size=1,
+                             guard=ShardGuard(max_bad_samples=4, max_member_bytes=4096))
+        assert dm.train_set.samples_per_epoch == 3  # s0 and s3 by kind, s3 by id
+        assert len([s for batch in dm.train_set for s in batch]) == 3
+    assert len(dm.guard.seen) == 4
+    assert caplog.text.count("skipped unreadable sample") == 4
+
+
 @pytest.mark.parametrize("damage", ["header", "truncated"])
 def test_a_corrupt_or_cut_tar_names_the_shard_instead_of_losing_samples(tmp_path, damage):
     from lingshu.data.shards import ShardReadError

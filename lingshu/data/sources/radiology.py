@@ -10,17 +10,15 @@ findings as captions).
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any, Iterator
 
 from lingshu.data.sources.base import Row, Source, SourceError, chat, check_path, data_files, get, get_text
-from lingshu.data.sources.records import read_records
+from lingshu.data.sources.records import INVALID_UTF8, read_records
 from lingshu.data.sources.conversation import image_list
 from lingshu.prompts import REPORT_PROMPT  # train on the request evaluation makes
 from lingshu.schema import Sample
 
-_INVALID_UTF8 = re.compile("[\udc80-\udcff]")
 SPLITS = {"train": "train", "val": "val", "validation": "val", "validate": "val", "test": "test"}
 
 
@@ -28,9 +26,8 @@ class _ReportSource(Source):
     def __init__(self, path: Any = None, prompt: str | None = None, **kw):
         super().__init__(path, **kw)
         self.prompt = prompt or REPORT_PROMPT
-        base = self.path if self.path.is_dir() else self.path.parent
-        if kw.get("image_root") is None and (base / "images").is_dir():  # the R2Gen layout
-            self.image_root = base / "images"
+        if kw.get("image_root") is None and (self.base_dir / "images").is_dir():  # the R2Gen layout
+            self.image_root = self.base_dir / "images"
 
     def report_sample(self, row: Row, report: str, paths: list[str], field: str) -> Sample:
         images = [self.image_bytes(p, field) for p in paths]
@@ -66,7 +63,7 @@ class R2GenSource(_ReportSource):
         if not isinstance(data, dict):
             raise ValueError(f"source {self.name}: {self.file} is not an object of split -> records")
         for line, rec in enumerate(data.get(SPLITS[self.split]) or []):
-            if _INVALID_UTF8.search(json.dumps(rec, ensure_ascii=False)):
+            if INVALID_UTF8.search(json.dumps(rec, ensure_ascii=False)):
                 rec = SourceError("invalid UTF-8 in this record")
             yield Row(str(self.file), line, rec, str(rec.get("id")) if isinstance(rec, dict) else None)
 

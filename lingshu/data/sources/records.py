@@ -24,6 +24,7 @@ _IN_STRING = re.compile(rb'["\\]')
 _STRUCTURE = re.compile(rb'["\[\]{}]')
 _SCALAR_END = re.compile(rb"[,:\]}\s]")
 _NOT_SPACE = re.compile(rb"[^ \t\r\n]")
+INVALID_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, decoded with surrogateescape
 
 
 def _decode(raw: bytes, offset: int) -> Any:
@@ -226,7 +227,7 @@ def _bad_text(row: dict) -> SourceError | None:
     """A SourceError for the first field holding bytes that are not UTF-8 (read as surrogates)."""
     for k, v in row.items():
         for what, text in (("a column name", k), (f"column {k!r}", v)):
-            bad = re.search("[\udc80-\udcff]", text) if isinstance(text, str) else None
+            bad = INVALID_UTF8.search(text) if isinstance(text, str) else None
             if bad:
                 at = len(text[:bad.start()].encode("utf-8", "surrogateescape"))
                 return SourceError(f"invalid UTF-8 in {what} at byte {at} of the field", str(k))
