@@ -11,7 +11,6 @@ the token comes from `HF_TOKEN` in the environment and is only ever sent to the 
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 import shutil
 import tarfile
@@ -22,7 +21,7 @@ from urllib.parse import urlparse
 
 from lingshu.acquire.catalogue import Entry, FileSpec
 from lingshu.acquire.manifest import Manifest
-from lingshu.data.shards import sha256_file
+from lingshu.data.shards import file_digest
 from lingshu.io import config_hash
 
 HUB = "https://huggingface.co"
@@ -186,25 +185,16 @@ def _download(url: str, part: Path, headers: dict, size: int | None, label: str,
                           f"{part.name}, rerun to resume") from None
 
 
-def _md5_file(path: Path) -> str:
-    """Asked only when the publisher gives an md5 (then the file is read a second time)."""
-    md5 = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            md5.update(block)
-    return md5.hexdigest()
-
-
 def _verify(part: Path, remote: Remote, quarantine: Path) -> str:
     """The file's sha256 when it matches what the publisher states; else it is quarantined."""
     size = part.stat().st_size
-    sha = sha256_file(part)
+    sha = file_digest(part)
     wrong = None
     if remote.size is not None and size != remote.size:
         wrong = f"size {size} bytes, expected {remote.size}"
     elif remote.sha256 and sha != remote.sha256.lower():
         wrong = f"sha256 {sha[:16]}..., expected {remote.sha256[:16]}..."
-    elif remote.md5 and (md5 := _md5_file(part)) != remote.md5.lower():
+    elif remote.md5 and (md5 := file_digest(part, "md5")) != remote.md5.lower():  # a second read, md5s are rare
         wrong = f"md5 {md5}, expected {remote.md5}"
     if wrong:
         target = quarantine / f"{remote.path}.{sha[:12]}"
@@ -357,7 +347,7 @@ def _still_current(rec: dict, remote: Remote, commit: str | None, dest: Path, ve
         return False
     if not remote.sha256 and commit is not None and rec.get("commit") != commit:
         return False
-    if verify == "full" and sha256_file(dest / remote.path) != rec["sha256"]:  # changed on disk: kept aside
+    if verify == "full" and file_digest(dest / remote.path) != rec["sha256"]:  # changed on disk: kept aside
         target = dest.parent / ".quarantine" / dest.name / f"{remote.path}.changed"
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(dest / remote.path, target)

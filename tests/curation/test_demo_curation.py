@@ -11,7 +11,7 @@ import pytest
 import webdataset as wds
 
 from lingshu.data import demo
-from lingshu.data.shards import iter_samples, list_shards, sha256_file
+from lingshu.data.shards import file_digest, iter_samples, list_shards
 from lingshu.curation.runner import merge
 from lingshu.tasks.curate import make_curation, run
 
@@ -91,7 +91,7 @@ def test_manifest_balances_and_lists_real_shards(demo_run):
     assert result["counts"]["demo"] == c
     assert sum(s["count"] for s in m["shards"]) == c["kept"]
     for s in m["shards"]:
-        assert sha256_file(out / s["name"]) == s["sha256"] and (out / s["name"]).stat().st_size == s["bytes"]
+        assert file_digest(out / s["name"]) == s["sha256"] and (out / s["name"]).stat().st_size == s["bytes"]
     assert sorted(p.name for p in out.glob("*.tar")) == [p.name for p in list_shards(out)]
     assert not (out.parent / "_work").exists() or not any((out.parent / "_work").iterdir())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lingshu.data import demo
-from lingshu.data.shards import ShardWriter, iter_samples, iter_tar, iter_tar_raw, list_shards, sha256_file
+from lingshu.data.shards import ShardWriter, file_digest, iter_samples, iter_tar, iter_tar_raw, list_shards
 
 
 def samples(n=7):
@@ -31,7 +31,7 @@ def test_raw_copy_is_byte_identical(tmp_path):
         for key, parts in iter_tar_raw(tmp_path / "a" / "shard-000000.tar"):
             assert key.startswith("k") and next(iter(parts)) == "json"
             w2.write_raw(key, parts)
-    assert sha256_file(tmp_path / "a" / "shard-000000.tar") == sha256_file(tmp_path / "b" / "shard-000000.tar")
+    assert file_digest(tmp_path / "a" / "shard-000000.tar") == file_digest(tmp_path / "b" / "shard-000000.tar")
 
 
 def test_an_error_leaves_no_partial_shard(tmp_path):
