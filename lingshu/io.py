@@ -32,8 +32,9 @@ def config_hash(obj: Any) -> str:
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", **open_kwargs: Any) -> Iterator[IO]:
     """Write `path` through a temporary file (per process, so concurrent writers never share one),
-    fsynced and renamed on success, removed on error."""
+    fsynced and renamed on success, removed on error. Its folder is made if missing."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
     try:
         with open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"}), **open_kwargs) as f:

@@ -268,8 +268,8 @@ def main() -> None:
         print_text(results["text_dedup"])
     if "images" in args.sections:
         results.update(image_section(args, work))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+    from lingshu.io import write_json
+    write_json(args.out, results)
     print(f"wrote {args.out}")
 
 

@@ -89,7 +89,6 @@ def main() -> None:
               "bytes": size, "bytes_ratio": round(size["readable"] / size["compact"], 3),
               "seconds": {k: round(v, 4) for k, v in secs.items()},
               "extra_s_vs_curation": round(extra_s / curation_s, 4)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, result)
     print(json.dumps(result, indent=2), f"\nwrote {args.out}")
 

@@ -13,13 +13,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import time
 from pathlib import Path
 
 from lingshu.evaluation import extract, medevalkit
+from lingshu.io import write_json
 from lingshu.evaluation.metrics import aggregate, score_prediction
 from lingshu.datasets.report_generation import reference_report
 from lingshu.evaluation.overlap_metrics import report_scores, tokenize_report
@@ -127,8 +127,7 @@ def main() -> None:
         print(f"{name:<48} {sec:>8.2f}")
     if "max_abs_diff_bleu_cider" in rep:
         print(f"max |lingshu - pycocoevalcap| on BLEU/CIDEr: {rep['max_abs_diff_bleu_cider']:.2e}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"mcq": mcq, "reports": rep}, indent=2))
+    write_json(Path(args.out), {"mcq": mcq, "reports": rep})
     print(f"wrote {args.out}")
 
 

@@ -155,8 +155,8 @@ def main() -> None:
         server.shutdown()
     print(json.dumps(results, indent=2))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        from lingshu.io import write_json
+        write_json(args.out, results)
 
 
 if __name__ == "__main__":

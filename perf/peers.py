@@ -515,8 +515,8 @@ def main() -> None:
     print("versions: " + ", ".join(f"{k} {v}" for k, v in env.items()))
     for note in notes:
         print(f"- {note}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"env": env, "results": results}, indent=2))
+    from lingshu.io import write_json
+    write_json(args.out, {"env": env, "results": results})
     print(f"wrote {args.out}")
 
 

@@ -30,6 +30,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lingshu.data.demo import demo_samples  # noqa: E402
+from lingshu.io import write_json  # noqa: E402
 from lingshu.models.backbone import Backbone, TinyArch  # noqa: E402
 from lingshu.rl.data import build_prompts  # noqa: E402
 from lingshu.rl.grpo import GRPOConfig, GRPOModule, encode_rollout  # noqa: E402
@@ -156,8 +157,7 @@ def main() -> None:
                      f"update; FSDP2 / unsharded {result['sharded_over_unsharded']:.2f}x (fastest of {args.repeats}); "
                      f"{result['responses_per_s']:.1f} responses/s, {after['mean_response_tokens']:.1f} tokens per response")
     Console().print(table)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    write_json(Path(args.out), result)
 
 
 if __name__ == "__main__":

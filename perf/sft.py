@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lingshu.data.collate import SFTCollator, real_tokens
+from lingshu.io import write_json
 from lingshu.data.datamodule import ShardDataModule
 from lingshu.data.demo import demo_samples
 from lingshu.models.backbone import Backbone, TinyArch
@@ -137,8 +137,7 @@ def main() -> None:
     table.caption = (f"overhead {light / bare:.3f}x (goal <= 1.10); demo stage-3 padding: {padding['padded']:.1%} "
                      f"padded, {padding['packed']:.1%} packed (goal <= 5%)")
     Console().print(table)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    write_json(Path(args.out), result)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import math
 import sys
 import time
@@ -31,6 +30,7 @@ from rich.table import Table
 from transformers import Qwen2_5_VLForConditionalGeneration
 
 from lingshu.data.collate import SFTCollator, pack_batch, pad_batch, real_tokens
+from lingshu.io import write_json
 from lingshu.data.demo import demo_samples
 from lingshu.models.backbone import Backbone, set_activation_checkpointing
 from lingshu.models.shapes import SHAPES
@@ -196,8 +196,7 @@ def main(argv: list[str] | None = None) -> dict:
               "samples_per_row": len(encoded), "images_per_row": len(batch.get("image_grid_thw", [])),
               "image_pixels": args.image_pixels, "runs": runs, "packed_vs_padded": check}
     report(result)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    write_json(Path(args.out), result)
     print(f"wrote {args.out}")
     return result
 
