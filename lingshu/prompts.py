@@ -97,6 +97,18 @@ def render_messages(sample: Sample, template: str | None = None) -> list[dict[st
     return [{"role": "user", "content": with_placeholders(prompt.removeprefix("\n"), len(sample.images))}, *rest]
 
 
+def exam_text(sample: Sample) -> str:
+    """A question as printed on an exam page: context, question and lettered options, without the
+    answer-format instruction meant for a model. A free-form sample: its user text as stored."""
+    if sample.template is None:
+        return user_text(sample.messages)
+    question = sample.messages[0]["content"]
+    question = f"{sample.context}\n{question}" if sample.context else question
+    if sample.answer_type == "mcq":
+        return mcq_prompt(question, list(sample.options or []), instruction="").strip()
+    return question
+
+
 def rendered_question(sample: Sample) -> str:
     """The rendered first user turn without image placeholders (what a teacher model is asked)."""
     return user_text(render_messages(sample))

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator
 
 from PIL import Image, ImageDraw, ImageFont
 
 from lingshu.data.demo import encode
-from lingshu.prompts import rendered_question
+from lingshu.prompts import exam_text
 from lingshu.schema import LETTERS, Sample
 from lingshu.synthesis.base import Output
 from lingshu.synthesis.cot_distill import parse_reasoning, reference_answer
@@ -89,21 +89,17 @@ class OCRRender(PromptedSynthesizer):
 
     def __init__(self, engine=None, prompts=None,
                  instruction: str = "Read the question in the image, explain it, and answer it.",
-                 strip_lines: Sequence[str] = (), width: int = 896, font_size: int = 28, margin: int = 32,
+                 width: int = 896, font_size: int = 28, margin: int = 32,
                  font_path: str | None = None, **kw):
         super().__init__(engine, prompts or {"reason": "ocr_reasoning.txt"}, **kw)
-        self.instruction, self.strip_lines = instruction, {line.strip() for line in strip_lines}
+        self.instruction = instruction
         self.render_args = {"width": width, "font_size": font_size, "margin": margin, "font_path": font_path}
 
     def accepts(self, sample: Sample) -> bool:
         return not sample.images and bool(sample.answer) and sample.answer_type in ("mcq", "closed", "open")
 
-    def question_text(self, s: Sample) -> str:
-        """The question as printed on the exam: answer-format instructions meant for a model are dropped."""
-        return "\n".join(line for line in rendered_question(s).splitlines() if line.strip() not in self.strip_lines).strip()
-
     def process(self, batch: list[Sample]) -> Iterator[Output]:
-        questions = [self.question_text(s) for s in batch]
+        questions = [exam_text(s) for s in batch]  # printed without the instructions meant for a model
         if self.generator is None:
             for s, q in zip(batch, questions):
                 reply = f"The image shows this question:\n{q}\nThe answer is {reference_answer(s)}."

@@ -140,8 +140,7 @@ def build(root: Path) -> tuple[list[Sample], list[str]]:
     synthesizers = {"template_vqa": tvqa, "self_instruct_vqa": SelfInstructVQA(engine, open_ended=True)}
     made = [s for s in apply(synthesizers, captions, keep_inputs=False) if isinstance(s, Sample)]
     questions = [s for s in sources + demo + made if s.answer_type in ("mcq", "closed", "open")]
-    derived = {"cot_distill": CoTDistill(engine), "ocr_render": OCRRender(strip_lines=[
-        "Answer with the option's letter from the given choices directly."])}
+    derived = {"cot_distill": CoTDistill(engine), "ocr_render": OCRRender()}
     derived_out = [s for s in apply(derived, questions, keep_inputs=False) if isinstance(s, Sample)]
     return sources + demo + made + derived_out, engine.asked
 

@@ -1,7 +1,8 @@
 """Golden: prompts rendered at use are byte-identical to those curation used to bake into records.
 
 `golden_prompts.json` was written by `prompt_corpus.py` on the code that baked the prompts (see its
-docstring); the corpus covers every reader that makes questions, the demo corpus, the synthesizers
+docstring), with one deliberate change since: an OCR exam page prints an open question without the
+instruction meant for a model (`pq_vqa-vqa-3-ocr`), as it already did for MCQs; the corpus covers every reader that makes questions, the demo corpus, the synthesizers
 that write or consume questions, and RL prompt building.
 """
 

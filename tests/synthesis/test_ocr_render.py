@@ -38,7 +38,7 @@ def test_wrapped_lines_fit_the_page():
 
 def test_ocr_samples_from_demo_text_mcqs():
     samples = list(demo_samples("train", seed=0, num_images=2, num_text=8, planted=False))
-    syn = OCRRender(strip_lines=["Answer with the option's letter from the given choices directly."])
+    syn = OCRRender()
     out = list(syn(samples))
     assert len(out) == 8  # image samples are not exam questions
     text_mcqs = [s for s in samples if not s.images]
@@ -61,11 +61,24 @@ def test_model_reasoning_kept_only_on_exact_answer(server, engine, tmp_path):
         return json.dumps({"reasoning": "Recall the physiology.", "answer": letter})
 
     server.script = script
-    syn = OCRRender(engine, cache_path=tmp_path / "c.sqlite",
-                    strip_lines=["Answer with the option's letter from the given choices directly."])
+    syn = OCRRender(engine, cache_path=tmp_path / "c.sqlite")
     out = list(syn(samples))
     assert [o.id for o in out] == [f"{samples[0].id}-ocr", f"{samples[1].id}-ocr", samples[2].id]
     assert isinstance(out[2], Reject) and out[2].reason == "answer mismatch"
     assert out[0].messages[1]["content"].startswith("Recall the physiology.\n\nThe answer is ")
     assert out[0].meta["generator"] == "scripted-mllm"
     assert all("Answer with the option" not in user_text(b) for b in server.bodies)
+
+
+def test_the_exam_page_prints_no_instruction_meant_for_a_model():
+    from lingshu.data.sources.base import qa_sample
+    from lingshu.prompts import exam_text
+
+    mcq = qa_sample("m", "medqa", "mcq", "Which drug?", "B", "mcq", options=["Aspirin", "Metformin"],
+                    context="A 50-year-old man.")
+    assert exam_text(mcq) == "Question: A 50-year-old man.\nWhich drug?\nOptions: \nA. Aspirin\nB. Metformin"
+    for kind, answer in (("open", "Lipase"), ("closed", "yes")):
+        q = qa_sample(kind, "pmc", "vqa", "Name the enzyme.", answer, kind, context="From a review.")
+        assert exam_text(q) == "From a review.\nName the enzyme."
+        out = next(iter(OCRRender()([q])))
+        assert out.messages[1]["content"] == f"The image shows this question:\n{exam_text(q)}\nThe answer is {answer}."
