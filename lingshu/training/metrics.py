@@ -15,6 +15,12 @@ import torch
 from torchmetrics import Metric
 
 
+def _value(x) -> torch.Tensor | float:
+    """A tensor is added where it lives: `float()` of a GPU tensor would wait for the device on every
+    micro-batch; `compute` syncs once per step."""
+    return x.detach() if torch.is_tensor(x) else float(x)
+
+
 class RunningMeans(Metric):
     """`update(name, total, count)` adds to a mean; `update_sum(name, value)` to a total;
     `update_max(name, value)` to a maximum. `compute()` -> each over all ranks."""
@@ -38,11 +44,11 @@ class RunningMeans(Metric):
         if name not in self._mean_index:
             raise KeyError(f"running metric {name!r} is not among the declared ones {self.mean_names}")
         i = self._mean_index[name]
-        self.sums[i] += float(total)
-        self.counts[i] += float(count)
+        self.sums[i] += _value(total)
+        self.counts[i] += _value(count)
 
     def update_sum(self, name: str, value: float) -> None:
-        self.totals[self._sum_index[name]] += float(value)
+        self.totals[self._sum_index[name]] += _value(value)
 
     def update_max(self, name: str, value: float) -> None:
         i = self._max_index[name]

@@ -100,8 +100,8 @@ class SFTModule(L.LightningModule):
         logits = self.model(**batch, use_cache=False).logits
         num, den = lm_loss_terms(logits, labels, self.stage.loss_reduction, segments)
         targets = (labels[:, 1:] != -100).sum()
-        self.running.update("train/loss", float(num.detach()), float(den))
-        self.running.update_sum("train/target_tokens", float(targets))
+        self.running.update("train/loss", num, den)
+        self.running.update_sum("train/target_tokens", targets)
         if self._engine_accumulates():
             return num / den.clamp(min=1)
         # The mean is over the whole optimizer step (every micro-batch of the accumulation window, on
