@@ -49,7 +49,9 @@ class CoTDistill(PromptedSynthesizer):
                  instruction: str | None = THINK_ANSWER_INSTRUCTION, **kw):
         super().__init__(engine, prompts or DEFAULT_PROMPTS, **kw)
         self.response_format = response_format
-        self.instruction = instruction  # appended to the question, so the sample asks for the layout it shows
+        # what the sample asks for: the <think>/<answer> layout it shows (a structured question is stored
+        # bare and rendered with the "think_answer" template; None: the question's own template)
+        self.instruction = instruction
 
     def accepts(self, sample: Sample) -> bool:
         return sample.kind in ("vqa", "mcq") and bool(sample.answer) and sample.answer_type in ("mcq", "closed", "open")
@@ -74,12 +76,18 @@ class CoTDistill(PromptedSynthesizer):
                 yield self.reject(s, check.error, check.raw)
                 continue
             response = fill(self.response_format, reasoning=d.value["reasoning"], answer=s.answer)
-            asked = render_messages(s)  # the distilled sample keeps the question as it was asked
+            common = dict(id=f"{s.id}-cot", source=s.source, kind="reasoning", images=list(s.images), answer=s.answer,
+                          options=s.options, answer_type=s.answer_type, modality=s.modality,
+                          meta=self.meta([variant[s.id], "verify"], [s], verifier=check.raw.strip()))
+            template = {THINK_ANSWER_INSTRUCTION: "think_answer", None: "question"}.get(self.instruction)
+            if s.template is not None and template:  # stored bare, rendered at use (lingshu.prompts)
+                yield Sample(messages=[s.messages[0], {"role": "assistant", "content": response}],
+                             template=template, context=s.context, **common)
+                continue
+            # a free-form question, or an instruction no template states: the chat as asked, plus it
+            asked = render_messages(s)
             first_reply = next((i for i, m in enumerate(asked) if m["role"] == "assistant"), len(asked))
             user = [dict(m) for m in asked[:first_reply]]
             if self.instruction:
                 user[-1]["content"] = f"{user[-1]['content']}\n{self.instruction}"
-            yield Sample(id=f"{s.id}-cot", source=s.source, kind="reasoning", images=list(s.images),
-                         messages=user + [{"role": "assistant", "content": response}], answer=s.answer,
-                         options=s.options, answer_type=s.answer_type, modality=s.modality,
-                         meta=self.meta([variant[s.id], "verify"], [s], verifier=check.raw.strip()))
+            yield Sample(messages=user + [{"role": "assistant", "content": response}], **common)

@@ -1,8 +1,11 @@
 """Golden: prompts rendered at use are byte-identical to those curation used to bake into records.
 
 `golden_prompts.json` was written by `prompt_corpus.py` on the code that baked the prompts (see its
-docstring), with one deliberate change since: an OCR exam page prints an open question without the
-instruction meant for a model (`pq_vqa-vqa-3-ocr`), as it already did for MCQs; the corpus covers every reader that makes questions, the demo corpus, the synthesizers
+docstring), with two deliberate changes since, both dropping an answer-format line a sample
+should not carry: an OCR exam page prints an open question without it (`pq_vqa-vqa-3-ocr`), as it
+did for MCQs, and a distilled reasoning sample of a structured question asks with the
+"think_answer" template alone (82 `*-cot` chats lost e.g. "Answer with the option's letter from
+the given choices directly." before the <think>/<answer> instruction); the corpus covers every reader that makes questions, the demo corpus, the synthesizers
 that write or consume questions, and RL prompt building.
 """
 
@@ -28,7 +31,9 @@ def test_training_chats_and_teacher_requests_match_the_baked_ones(tmp_path):
     chats = {s.id: render_messages(s) for s in samples}
     assert sorted(chats) == sorted(GOLDEN["chats"]) and len(chats) == 242
     structured = [s for s in samples if s.template is not None]
-    assert len(structured) == 97  # every question a reader, the demo or a synthesizer made, as MCQ or not
+    # every question a reader, the demo or a synthesizer made, as MCQ or not (97), and the reasoning
+    # distilled from the structured ones (82)
+    assert len(structured) == 97 + 82
     for s in structured:  # stored bare: the question alone, no instruction, options or context
         assert not any(b in m["content"] for m in s.messages for b in BAKED), s.id
         assert s.context is None or s.context not in s.messages[0]["content"]

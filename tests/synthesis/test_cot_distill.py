@@ -63,3 +63,23 @@ def test_only_verified_reasoning_is_kept(server, engine, tmp_path):
     again = list(apply({"cot_distill": CoTDistill(engine, cache_path=tmp_path / "c.sqlite", retries=1)},
                        samples, keep_inputs=False))
     assert server.count == before and [o.to_json() for o in again] == [o.to_json() for o in out]
+
+
+def test_a_structured_question_is_stored_bare_and_asks_with_the_think_answer_template(server, engine, tmp_path):
+    from lingshu.data.sources.base import qa_sample
+    from lingshu.prompts import MCQ_INSTRUCTION, render_messages, think_answer_prompt
+
+    server.script = script
+    mcq = qa_sample("m1", "medqa", "mcq", "GOOD which organ?", "B", "mcq", options=["Liver", "Spleen"],
+                    context="A 30-year-old woman.")
+    made = {}
+    for instruction, template in ((THINK_ANSWER_INSTRUCTION, "think_answer"), (None, "question")):
+        syn = CoTDistill(engine, cache_path=tmp_path / "c.sqlite", instruction=instruction)
+        out = made[template] = next(s for s in apply({"cot_distill": syn}, [mcq], keep_inputs=False)
+                                    if isinstance(s, Sample))
+        assert out.template == template and out.context == mcq.context and out.messages[0] == mcq.messages[0]
+        assert out.messages[1]["content"].endswith("</think><answer>B</answer>")
+    asked = render_messages(made["think_answer"])
+    assert asked[0]["content"] == think_answer_prompt(mcq.messages[0]["content"], "mcq", mcq.options,
+                                                      mcq.context).removeprefix("\n")
+    assert MCQ_INSTRUCTION not in asked[0]["content"] and THINK_ANSWER_INSTRUCTION in asked[0]["content"]
