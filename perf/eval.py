@@ -18,11 +18,11 @@ import random
 import time
 from pathlib import Path
 
-from lingshu.evaluation import extract, medevalkit
-from lingshu.io import write_json
-from lingshu.evaluation.metrics import aggregate, score_prediction
 from lingshu.datasets.report_generation import reference_report
+from lingshu.evaluation import extract, medevalkit
+from lingshu.evaluation.metrics import aggregate, score_prediction
 from lingshu.evaluation.overlap_metrics import report_scores, tokenize_report
+from lingshu.io import write_json
 from lingshu.schema import LETTERS, BenchmarkItem
 
 FORMS = ["{L}", "({L})", "{L}.", "{L}) {T}", "**{L}**", "Answer: {L}", "The answer is {L}", "<answer>{L}</answer>",

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lingshu.data.demo import demo_samples  # noqa: E402
 from lingshu.io import write_json  # noqa: E402
+from lingshu.logs import quiet  # noqa: E402
 from lingshu.models.backbone import Backbone, TinyArch  # noqa: E402
 from lingshu.rl.data import build_prompts  # noqa: E402
 from lingshu.rl.grpo import GRPOConfig, GRPOModule, encode_rollout  # noqa: E402
@@ -114,6 +115,7 @@ def in_subprocess(args, devices: int, threads: int) -> dict:
 
 
 def main() -> None:
+    quiet()  # a run's console: no Lightning adverts or unactionable third-party warnings
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--steps", type=int, default=3)

@@ -43,6 +43,7 @@ from torch.utils.data import DataLoader
 from lingshu.data.demo import demo_samples
 from lingshu.engines.base import GenerationRequest
 from lingshu.engines.vllm import unavailable
+from lingshu.logs import quiet
 from lingshu.models.shapes import shaped_model
 from lingshu.rl.data import RLData, build_prompts
 from lingshu.rl.grpo import GRPOConfig, GRPOModule, encode_rollout, token_logprobs
@@ -210,6 +211,7 @@ def attempt(result: dict, name: str, fn, out: Path):
 
 
 def main() -> None:
+    quiet()  # a run's console: no Lightning adverts or unactionable third-party warnings
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shape", default="qwen2_5_vl_3b")
     ap.add_argument("--prompts", type=int, default=32)

@@ -23,9 +23,10 @@ from rich.console import Console
 from rich.table import Table
 
 from lingshu.data.collate import SFTCollator, real_tokens
-from lingshu.io import write_json
 from lingshu.data.datamodule import ShardDataModule
 from lingshu.data.demo import demo_samples
+from lingshu.io import write_json
+from lingshu.logs import quiet
 from lingshu.models.backbone import Backbone, TinyArch
 from lingshu.training.sft import SFTModule, lm_loss, param_groups
 from lingshu.training.stage import Stage
@@ -111,6 +112,7 @@ def stage3_padding(batches_per_run: int) -> dict[str, float]:
 
 
 def main() -> None:
+    quiet()  # a run's console: no Lightning adverts or unactionable third-party warnings
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--padding-batches", type=int, default=100)

@@ -30,8 +30,8 @@ from rich.table import Table
 from transformers import Qwen2_5_VLForConditionalGeneration
 
 from lingshu.data.collate import SFTCollator, pack_batch, pad_batch, real_tokens
-from lingshu.io import write_json
 from lingshu.data.demo import demo_samples
+from lingshu.io import write_json
 from lingshu.models.backbone import Backbone, set_activation_checkpointing
 from lingshu.models.shapes import SHAPES
 from lingshu.training.flops import StepFlops, batch_shape, device_peak_flops
