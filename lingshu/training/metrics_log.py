@@ -11,6 +11,8 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 
+from lingshu.io import atomic_open
+
 
 class StageFolderWriter(ExperimentWriter):
     """Lightning's writer warns that a non-empty folder's logs "will be deleted" and deletes
@@ -19,6 +21,16 @@ class StageFolderWriter(ExperimentWriter):
 
     def _check_log_dir_exists(self) -> None:
         pass
+
+    def _rewrite_with_new_header(self, fieldnames: list[str]) -> None:
+        """When a metric first appears Lightning rewrites metrics.csv in place (truncate, then
+        write): a kill in between lost every earlier row. The new file is written aside and renamed."""
+        with open(self.metrics_file_path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        with atomic_open(self.metrics_file_path, newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fieldnames)
+            writer.writeheader()
+            writer.writerows(rows)
 
 
 class HistoryCSVLogger(CSVLogger):

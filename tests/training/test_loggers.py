@@ -53,3 +53,29 @@ def test_csv_history_in_a_busy_stage_folder_without_warnings(tmp_path, resuming)
     assert not [w for w in caught if "not empty" in str(w.message)]
     rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
     assert [(r["step"], r["train/loss"]) for r in rows] == [("0", "2.5"), ("1", "2.4"), ("2", "2.0")][0 if resuming else 2:]
+
+
+def test_a_kill_while_a_new_metric_rewrites_the_header_loses_no_row(tmp_path, monkeypatch):
+    """A metric seen for the first time makes the writer rewrite metrics.csv with the wider header;
+    a kill in the middle of that rewrite must leave the earlier rows on disk."""
+    import csv
+
+    class Killed(Exception):
+        pass
+
+    logger = HistoryCSVLogger(tmp_path, keep_history=False)
+    for step in (0, 1):
+        logger.log_metrics({"reward/overall": 0.5 + step}, step=step)  # written at once (every step)
+    real = csv.DictWriter.writerows
+
+    def killed_midway(self, rows):
+        real(self, list(rows)[:1])
+        raise Killed
+
+    monkeypatch.setattr(csv.DictWriter, "writerows", killed_midway)
+    with pytest.raises(Killed):
+        logger.log_metrics({"reward/overall": 2.5, "accuracy/open": 1.0}, step=2)  # a new key
+    monkeypatch.undo()
+    rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
+    assert [(r["step"], r["reward/overall"]) for r in rows] == [("0", "0.5"), ("1", "1.5")]
+
