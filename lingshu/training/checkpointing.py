@@ -62,6 +62,7 @@ class LastCheckpoint(ModelCheckpoint):
 
     def on_train_end(self, trainer, pl_module) -> None:
         self._commit(trainer)
+        super().on_train_end(trainer, pl_module)  # Lightning's `save_last` at the end, in place at once
 
     @staticmethod
     def _commit(trainer) -> None:

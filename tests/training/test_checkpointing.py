@@ -5,6 +5,7 @@ window only sometimes; this one checks the order at every save)."""
 import csv
 
 import lightning as L
+import pytest
 import torch
 
 from lingshu.training import checkpointing
@@ -29,7 +30,10 @@ class Tiny(L.LightningModule):
         return torch.utils.data.DataLoader(torch.randn(8, 2), batch_size=1)
 
 
-def test_a_checkpoint_appears_only_after_its_steps_metrics_are_written(tmp_path, monkeypatch):
+# (steps, checkpoint every, global step of each save): with no save during training Lightning saves
+# last.ckpt at the end (save_last)
+@pytest.mark.parametrize("max_steps,every,saves", [(6, 2, [2, 4, 6]), (3, 10, [3])])
+def test_a_checkpoint_appears_only_after_its_steps_metrics_are_written(tmp_path, monkeypatch, max_steps, every, saves):
     seen = []  # (checkpoint, steps in metrics.csv) at each rename into place
     real = checkpointing.os.replace
 
@@ -41,11 +45,11 @@ def test_a_checkpoint_appears_only_after_its_steps_metrics_are_written(tmp_path,
         real(src, dst)
 
     monkeypatch.setattr(checkpointing.os, "replace", replace)
-    trainer = L.Trainer(accelerator="cpu", max_steps=6, logger=HistoryCSVLogger(tmp_path, keep_history=False),
-                        callbacks=[last_checkpoint(tmp_path / "checkpoints", 2)], plugins=[AtomicCheckpointIO()],
+    trainer = L.Trainer(accelerator="cpu", max_steps=max_steps, logger=HistoryCSVLogger(tmp_path, keep_history=False),
+                        callbacks=[last_checkpoint(tmp_path / "checkpoints", every)], plugins=[AtomicCheckpointIO()],
                         log_every_n_steps=1, enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(Tiny())
     # after optimizer step n (global_step n) the rows of steps 0 .. n-1 are on disk
-    assert seen == [(2, [0, 1]), (4, [0, 1, 2, 3]), (6, [0, 1, 2, 3, 4, 5])]
+    assert seen == [(n, list(range(n))) for n in saves]
     assert (tmp_path / "checkpoints" / "last.ckpt").exists()
     assert not list((tmp_path / "checkpoints").glob("*.tmp"))
