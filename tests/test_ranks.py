@@ -56,3 +56,27 @@ def test_a_result_of_another_config_is_not_taken(tmp_path, monkeypatch):
     on_rank_zero(cfg(tmp_path, "new"), "0-eval", lambda: "new result")
     t.join(10)
     assert not t.is_alive() and out == {"result": "new result"}
+
+
+def test_a_waiting_rank_survives_rank_zero_clearing_the_earlier_runs_file(tmp_path, monkeypatch):
+    """A rerun finds the previous run's file: rank 0 removes it before computing, possibly between
+    another rank's look and its read. That rank keeps waiting instead of crashing."""
+    from pathlib import Path
+
+    monkeypatch.setenv("RANK", "0")
+    on_rank_zero(cfg(tmp_path, 1), "0-eval", lambda: "earlier run")
+    real = Path.read_text
+
+    def cleared_while_reading(self, *a, **k):
+        if self.name == "0-eval.json" and not cleared:
+            cleared.append(self)
+            self.unlink()  # rank 0 clears it at this very moment
+        return real(self, *a, **k)
+
+    cleared: list = []
+    monkeypatch.setattr(Path, "read_text", cleared_while_reading)
+    t, out = wait_as_rank(monkeypatch, 1, cfg(tmp_path, 1), "0-eval", lambda: None)
+    monkeypatch.setenv("RANK", "0")
+    on_rank_zero(cfg(tmp_path, 1), "0-eval", lambda: "this run")
+    t.join(10)
+    assert cleared and not t.is_alive() and out == {"result": "this run"}

@@ -52,12 +52,14 @@ def on_rank_zero(cfg, name: str, fn, poll_s: float = 2.0):
     import time
 
     while True:
-        if path.exists():
+        try:
             data = json.loads(path.read_text())
-            if data["key"] == key:
-                if "error" in data:
-                    raise RuntimeError(f"step {name} failed on rank 0: {data['error']}")
-                return data["result"]
+        except FileNotFoundError:  # not written yet, or rank 0 is clearing an earlier run's
+            data = None
+        if data is not None and data["key"] == key:
+            if "error" in data:
+                raise RuntimeError(f"step {name} failed on rank 0: {data['error']}")
+            return data["result"]
         time.sleep(poll_s)
 
 
