@@ -34,7 +34,6 @@ class Manifest:
     def save(self) -> None:
         data = {"entry": self.entry, "origin": self.origin, "spec": self.spec, "complete": self.complete,
                 "files": self.files, "extracted": self.extracted}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, json.dumps(data, indent=2, sort_keys=True))
 
     def has(self, rel: str, dest: Path) -> bool:
