@@ -150,11 +150,12 @@ def test_bucket_collisions_are_confirmed_on_the_full_value():
     assert exact.find(f"{a:016x}", lambda s: True)[0] == "first" == ham.find([a], lambda s: True)[0]
 
 
-def test_a_dedup_op_limited_to_sources_leaves_the_others_alone(tmp_path):
+def test_a_dedup_op_limited_to_sources_leaves_the_others_alone(tmp_path, monkeypatch):
     """op.sources names readers: the merge step skips the other sources' records unread."""
     import json
 
-    from lingshu.curation.runner import Curation, curate
+    from lingshu.curation import runner
+    from lingshu.curation.runner import Curation, curate, dedup_pass, run_map
     from lingshu.data.sources.text import InstructionJsonlSource
 
     sources = {}
@@ -162,5 +163,11 @@ def test_a_dedup_op_limited_to_sources_leaves_the_others_alone(tmp_path):
         rows = [{"id": str(i), "instruction": "same question", "output": "same answer"} for i in range(2)]
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         sources[name] = InstructionJsonlSource(path=tmp_path / f"{name}.jsonl", name=name)
-    counts = curate(Curation(sources, [ExactDedup(sources=["b"])], tmp_path / "out", "x" * 64))["counts"]
+    cur = Curation(sources, [ExactDedup(sources=["b"])], tmp_path / "out", "x" * 64)
+    run_map(cur, [0])
+    read, real = [], runner.records
+    monkeypatch.setattr(runner, "records", lambda cur, name: read.append(name) or real(cur, name))
+    assert len(dedup_pass(cur)) == 1 and read == ["b"]  # "a" never read for an op that is not its
+    monkeypatch.undo()
+    counts = curate(cur)["counts"]
     assert (counts["a"]["kept"], counts["b"]["kept"]) == (2, 1)
