@@ -161,7 +161,6 @@ def log_cadence(every: int, total_steps: int) -> int:
 def _publish(cfg, name: str, result: dict, key: str) -> None:
     if is_rank_zero():
         p = pointer(cfg, name)
-        p.parent.mkdir(parents=True, exist_ok=True)
         write_json(p, {"hf": str(Path(result["hf"]).resolve()), "key": key})
 
 
