@@ -310,7 +310,7 @@ class GRPOModule(L.LightningModule):
         for i, ch in enumerate(chunks):
             if i >= skip_old and ch.old_logp is None:
                 ch.old_logp, ent = token_logprobs(self.model, ch, self.cfg.temperature, with_entropy=True)
-                ch.entropy = float((ent * ch.response_mask).sum())
+                ch.entropy = (ent * ch.response_mask).sum().double()
             ch.ref_logp, _ = token_logprobs(self.ref, ch, self.cfg.temperature)
 
     # ---- the step ----------------------------------------------------------------------------
@@ -347,7 +347,8 @@ class GRPOModule(L.LightningModule):
         self.model.train()
         opt = self.optimizers()
         sched = self.lr_schedulers()
-        sums = dict(kl_sum=0.0, clip_sum=0.0, dual_clip_sum=0.0, loss=0.0, entropy=0.0)
+        # summed where they are computed, in float64: a float() per micro-batch would wait for the device
+        sums = dict(kl_sum=0.0, clip_sum=0.0, dual_clip_sum=0.0, loss=0.0)
         tokens_total = 0
         grad_norms = []
         starts = range(0, len(chunks), chunks_per_update)
@@ -367,7 +368,7 @@ class GRPOModule(L.LightningModule):
                     first = ch.entropy is None  # first minibatch, first pass: the sampling policy itself
                     logp, ent = token_logprobs(self.model, ch, c.temperature, with_entropy=first)
                     if first:
-                        ch.entropy = float((ent.detach() * ch.response_mask).sum())
+                        ch.entropy = (ent.detach() * ch.response_mask).sum().double()
                     if ch.old_logp is None:
                         ch.old_logp = logp.detach()
                     loss_sum, st = grpo_token_loss(logp, ch.old_logp, ch.ref_logp, adv[offset:offset + n].to(logp.device),
@@ -375,8 +376,8 @@ class GRPOModule(L.LightningModule):
                                                    c.clip_ratio_dual)
                     self.manual_backward(loss_sum * self.world_size / max(1.0, tokens))
                     for k in ("kl_sum", "clip_sum", "dual_clip_sum"):
-                        sums[k] += float(st[k])
-                    sums["loss"] += float(loss_sum.detach())
+                        sums[k] = sums[k] + st[k].double()
+                    sums["loss"] = sums["loss"] + loss_sum.detach().double()
                     offset += n
                 tokens_total += local[i]
                 norm = total_grad_norm(self.model)
@@ -386,6 +387,7 @@ class GRPOModule(L.LightningModule):
                 opt.step()
                 opt.zero_grad(set_to_none=True)
                 sched.step()
+        sums = {k: float(v) for k, v in sums.items()}  # once per rollout
         t3 = time.perf_counter()
         grad_norm = torch.stack(grad_norms).mean() if grad_norms else torch.tensor(float("nan"))
         if grad_norms:
