@@ -37,14 +37,16 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 class LastCheckpoint(ModelCheckpoint):
     """Saved at the end of a batch, as Lightning's callback is, but put in place only once Lightning
     has logged that batch's metrics (it logs after every `on_train_batch_end`): a kill in between
-    would otherwise resume after a step whose metrics.csv row was never written. Under manual
+    would otherwise resume after a step whose metrics.csv row was never written. Single-file
+    checkpoints only: FSDP2 and DeepSpeed write their sharded `last.ckpt/` folders themselves, in
+    place, without the checkpoint IO, so there the window remains. Under manual
     optimization (GRPO) Lightning's callback warns at every save that the checkpoint holds the
     weights after the optimizer step: exactly what resuming after that step needs; same files,
     same steps, without the warning."""
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         io = trainer.strategy.checkpoint_io
-        held = isinstance(io, AtomicCheckpointIO)  # sharded strategies write their folders themselves
+        held = isinstance(io, AtomicCheckpointIO)
         if held:
             io.held = True
         try:
