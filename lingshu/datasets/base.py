@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from lingshu.data.sources.base import Row, Source, SourceError, qa_sample
+from lingshu.data.sources.base import Row, Source, SourceError, image_value, qa_sample
 from lingshu.data.sources.records import read_records
 from lingshu.schema import LETTERS, BenchmarkItem, Sample
 from lingshu.text import normalize_answer
@@ -64,11 +64,6 @@ def closed_or_open(value: Any, field_name: str = "answer_type") -> str:
     return label.lower()
 
 
-def yes_no_kind(answer: str) -> str:
-    """closed | open for a release without labels: yes/no answers are the closed ones."""
-    return "closed" if answer.strip().lower() in ("yes", "no") else "open"
-
-
 def letter_of(answer: str, options: list[str], field_name: str = "answer") -> str:
     """The gold letter of an answer given as a letter or as the text of an option."""
     a = (answer or "").strip()
@@ -79,15 +74,6 @@ def letter_of(answer: str, options: list[str], field_name: str = "answer") -> st
         if len(hits) == 1:
             return LETTERS[hits[0]]
     raise SourceError(f"answer {answer!r} is neither a letter nor one of the options {options}", field_name)
-
-
-def image_value(value: Any) -> bytes | None:
-    """Image bytes from a Hugging Face image struct {"bytes", "path"} or raw bytes."""
-    if isinstance(value, dict):
-        return value.get("bytes")
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value)
-    return None
 
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from lingshu.datasets.base import LINGSHU, QWEN, Benchmark, BenchmarkPathError, Facts, image_value, letter_of
+from lingshu.data.sources.base import image_value
+from lingshu.datasets.base import LINGSHU, QWEN, Benchmark, BenchmarkPathError, Facts, letter_of
 from lingshu.schema import BenchmarkItem
 
 FACTS = (Facts("mmmu_med", "MMMU-Med", {"validation": 150, "test": 1752}, "multimodal", {LINGSHU: 54.0, QWEN: 50.6}),)

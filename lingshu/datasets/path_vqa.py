@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lingshu.data.sources.base import Row, get, get_text
+from lingshu.data.sources.base import Row, get, get_text, yes_no_kind
 from lingshu.data.sources.parquet import ParquetSource
-from lingshu.datasets.base import LINGSHU, QWEN, Benchmark, Facts, Fields, qa_item, training_sample, yes_no_kind
+from lingshu.datasets.base import LINGSHU, QWEN, Benchmark, Facts, Fields, qa_item, training_sample
 from lingshu.schema import BenchmarkItem, Sample
 
 FACTS = (Facts("path_vqa", "PathVQA", {"test": 6719}, "multimodal", {LINGSHU: 61.9, QWEN: 44.1}),)

@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lingshu.data.sources.base import Row, Source, first_existing, get, get_text
+from lingshu.data.sources.base import Row, Source, first_existing, get, get_text, yes_no_kind
 from lingshu.data.sources.records import read_records
-from lingshu.datasets.base import (LINGSHU, QWEN, Benchmark, Facts, Fields, closed_or_open, qa_item,
-                                   training_sample, yes_no_kind)
+from lingshu.datasets.base import LINGSHU, QWEN, Benchmark, Facts, Fields, closed_or_open, qa_item, training_sample
 from lingshu.schema import BenchmarkItem, Sample
 
 FACTS = (Facts("vqa_rad", "VQA-RAD", {"test": 451}, "multimodal", {LINGSHU: 67.9, QWEN: 64.5}),)

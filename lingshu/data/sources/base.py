@@ -122,6 +122,20 @@ def chat(question: str, answer: str, n_images: int = 0) -> list[dict[str, str]]:
             {"role": "assistant", "content": answer}]
 
 
+def yes_no_kind(answer: str) -> str:
+    """closed | open for a release without labels: yes/no answers are the closed ones."""
+    return "closed" if answer.strip().lower() in ("yes", "no") else "open"
+
+
+def image_value(value: Any) -> bytes | None:
+    """Image bytes from a Hugging Face image struct {"bytes", "path"} or raw bytes."""
+    if isinstance(value, dict):
+        return value.get("bytes")
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return None
+
+
 def qa_sample(id: str, source: str, kind: str, question: str, answer: str, answer_type: str,
               images: list[bytes] | None = None, options: list[str] | None = None, context: str | None = None,
               **fields: Any) -> Sample:
@@ -238,12 +252,12 @@ class Source:
     def inline_image(self, value: Any, field: str = "image") -> bytes:
         """The bytes of an image a record carries inline (a hub `{"bytes", "path"}` struct, or raw
         bytes), held to max_file_bytes like an image file."""
-        data = value.get("bytes") if isinstance(value, dict) else value
-        if not isinstance(data, (bytes, bytearray)) or not data:
+        data = image_value(value)
+        if not data:
             raise SourceError("the image struct holds no bytes", field)
         if len(data) > self.max_file_bytes:
             raise SourceError(f"image of {len(data)} bytes is over max_file_bytes {self.max_file_bytes}", field)
-        return bytes(data)
+        return data
 
     def text_file(self, rel: str | Path, field: str) -> str:
         """A text file (a sidecar caption), size-checked and contained like images; bytes that are not

@@ -8,11 +8,9 @@ from typing import Any, Iterator
 
 import pyarrow.parquet as pq
 
-from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, get_text, qa_sample
+from lingshu.data.sources.base import Row, Source, SourceError, chat, data_files, get, get_text, qa_sample, yes_no_kind
 from lingshu.data.sources.captions import CAPTION_PROMPT
 from lingshu.schema import LETTERS, Sample
-
-CLOSED_ANSWERS = {"yes", "no"}
 
 
 class ParquetSource(Source):
@@ -92,6 +90,6 @@ class ParquetSource(Source):
             return [qa_sample(sid, self.name, "mcq", question, answer, "mcq", images, options, meta=meta)]
         atype = self.answer_type
         if atype == "auto":
-            atype = "closed" if answer.lower() in CLOSED_ANSWERS else "open"
+            atype = yes_no_kind(answer)
         return [qa_sample(sid, self.name, self.sample_kind("vqa" if images else "text"), question, answer, atype,
                           images, meta=meta)]
