@@ -76,7 +76,6 @@ def letter_of(answer: str, options: list[str], field_name: str = "answer") -> st
     raise SourceError(f"answer {answer!r} is neither a letter nor one of the options {options}", field_name)
 
 
-
 def training_sample(source: Source, row: Row, f: Fields, images: list[bytes], kind: str, modality: str | None = None,
                     **meta: Any) -> Sample:
     """A training sample of parsed fields, a structured question rendered at use; the raw question
