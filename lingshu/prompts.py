@@ -38,13 +38,14 @@ def prompt_kind(answer_type: str, answer: str) -> str:
     return "yes_no" if is_yes_no(answer_type, answer) else answer_type
 
 
-def mcq_prompt(question: str, options: list[str], reasoning: bool = False, instruction: str | None = None) -> str:
-    """MedEvalKit's MCQ prompt (it starts with a newline, as the original does); `instruction`
-    replaces its answer-format line."""
-    lines = "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(options))
-    if instruction is None:
-        instruction = REASONING_SUFFIX["mcq"] if reasoning else MCQ_INSTRUCTION
-    return f"\nQuestion: {question}\nOptions: \n{lines}\n{instruction}"
+def laid_out(question: str, answer_type: str, options: list[str] | None = None, context: str | None = None) -> str:
+    """Context, question and an MCQ's lettered options (MedEvalKit's layout, opening with a newline
+    as the original does), up to the line a prompt's instruction takes."""
+    question = f"{context}\n{question}" if context else question
+    if answer_type == "mcq":
+        lines = "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(options or []))
+        return f"\nQuestion: {question}\nOptions: \n{lines}\n"
+    return f"{question}\n"
 
 
 def question_prompt(question: str, answer_type: str, answer: str, options: list[str] | None = None,
@@ -53,22 +54,15 @@ def question_prompt(question: str, answer_type: str, answer: str, options: list[
     kind = prompt_kind(answer_type, answer)
     if kind == "report":
         return REPORT_PROMPT
-    question = f"{context}\n{question}" if context else question
-    if kind == "mcq":
-        return mcq_prompt(question, list(options or []), reasoning)
-    if reasoning:
-        return f"{question}\n{REASONING_SUFFIX[kind]}"
-    instruction = {"yes_no": YES_NO_INSTRUCTION, "closed": CLOSED_INSTRUCTION, "open": OPEN_INSTRUCTION}[kind]
-    return f"{question}\n{instruction}"
+    instruction = REASONING_SUFFIX[kind] if reasoning else {
+        "mcq": MCQ_INSTRUCTION, "yes_no": YES_NO_INSTRUCTION, "closed": CLOSED_INSTRUCTION, "open": OPEN_INSTRUCTION}[kind]
+    return laid_out(question, kind, options, context) + instruction
 
 
 def think_answer_prompt(question: str, answer_type: str, options: list[str] | None = None,
                         context: str | None = None) -> str:
     """The question laid out as `question_prompt` does, asking for the <think>/<answer> layout."""
-    question = f"{context}\n{question}" if context else question
-    if answer_type == "mcq":
-        return mcq_prompt(question, list(options or []), instruction=THINK_ANSWER_INSTRUCTION)
-    return f"{question}\n{THINK_ANSWER_INSTRUCTION}"
+    return laid_out(question, answer_type, options, context) + THINK_ANSWER_INSTRUCTION
 
 
 def with_placeholders(text: str, n_images: int) -> str:
@@ -102,11 +96,7 @@ def exam_text(sample: Sample) -> str:
     answer-format instruction meant for a model. A free-form sample: its user text as stored."""
     if sample.template is None:
         return user_text(sample.messages)
-    question = sample.messages[0]["content"]
-    question = f"{sample.context}\n{question}" if sample.context else question
-    if sample.answer_type == "mcq":
-        return mcq_prompt(question, list(sample.options or []), instruction="").strip()
-    return question
+    return laid_out(sample.messages[0]["content"], sample.answer_type, sample.options, sample.context).strip("\n")
 
 
 def rendered_question(sample: Sample) -> str:
