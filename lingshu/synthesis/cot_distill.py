@@ -52,13 +52,15 @@ class CoTDistill(PromptedSynthesizer):
         # what the sample asks for: the <think>/<answer> layout it shows (a structured question is stored
         # bare and rendered with the "think_answer" template; None: the question's own template)
         self.instruction = instruction
+        self.template = {THINK_ANSWER_INSTRUCTION: "think_answer", None: "question"}.get(instruction)
 
     def accepts(self, sample: Sample) -> bool:
         return sample.kind in ("vqa", "mcq") and bool(sample.answer) and sample.answer_type in ("mcq", "closed", "open")
 
     def process(self, batch: list[Sample]) -> Iterator[Output]:
         variant = {s.id: "mcq" if s.answer_type == "mcq" else "open" for s in batch}
-        jobs = [Job(self.request(self.prompt(variant[s.id], question=rendered_question(s), answer=reference_answer(s)), s.images),
+        asked = {s.id: rendered_question(s) for s in batch}  # what the teacher and the verifier see
+        jobs = [Job(self.request(self.prompt(variant[s.id], question=asked[s.id], answer=reference_answer(s)), s.images),
                     self.prompts[variant[s.id]], parse_reasoning) for s in batch]
         drafts = self.generator.run(jobs)
         survivors = []
@@ -68,7 +70,7 @@ class CoTDistill(PromptedSynthesizer):
             else:
                 yield self.reject(s, d.error, d.raw)
         checks = self.generator.run([
-            Job(self.request(self.prompt("verify", question=rendered_question(s), answer=reference_answer(s),
+            Job(self.request(self.prompt("verify", question=asked[s.id], answer=reference_answer(s),
                                          reasoning=d.value["reasoning"], model_answer=d.value["answer"])),
                 self.prompts["verify"], parse_verdict) for s, d in survivors])
         for (s, d), check in zip(survivors, checks):
@@ -79,10 +81,9 @@ class CoTDistill(PromptedSynthesizer):
             common = dict(id=f"{s.id}-cot", source=s.source, kind="reasoning", images=list(s.images), answer=s.answer,
                           options=s.options, answer_type=s.answer_type, modality=s.modality,
                           meta=self.meta([variant[s.id], "verify"], [s], verifier=check.raw.strip()))
-            template = {THINK_ANSWER_INSTRUCTION: "think_answer", None: "question"}.get(self.instruction)
-            if s.template is not None and template:  # stored bare, rendered at use (lingshu.prompts)
+            if s.template is not None and self.template:  # stored bare, rendered at use (lingshu.prompts)
                 yield Sample(messages=[s.messages[0], {"role": "assistant", "content": response}],
-                             template=template, context=s.context, **common)
+                             template=self.template, context=s.context, **common)
                 continue
             # a free-form question, or an instruction no template states: the chat as asked, plus it
             asked = render_messages(s)
