@@ -141,6 +141,8 @@ def _sharded_worker(rank: int, world: int, port: int, out_dir: str) -> None:
             torch.save({"diff": max((saved[k] - ref[k]).abs().max().item() for k in saved),
                         "merged_update": max((ref[k] - init[k]).abs().max().item() for k in ref if "q_proj" in k)},
                        f"{out_dir}/result.pt")
+        # leave together: a rank tearing gloo down while rank 0 still checks can abort (CI saw SIGABRT)
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
